@@ -1,0 +1,278 @@
+"""The plain values that pass between stages.
+
+Every dataclass that crosses a module boundary lives here.  Times are aware UTC datetimes with an
+explicit precision; media positions are integer milliseconds (``*_ms``); durations are float seconds
+(``*_s``).  ``to_jsonable`` is the one serialiser used by the CLI and the reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+Precision = Literal["second", "minute", "hour", "day", "month", "year"]
+TimeSource = Literal["platform", "container", "exif", "capture", "filename"]
+MediaKind = Literal["video", "image"]
+AddStatus = Literal["added", "exists", "failed"]
+
+_PRECISION_SPAN = {
+    "second": timedelta(seconds=1),
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Timestamp:
+    """A point in time as a source states it: the value, how precise it is, and who said so.
+
+    A day-precision date stands for the whole day; compare through ``earliest()``/``latest()``,
+    never through ``value`` alone.  ``utc_offset_min`` is the offset the source gave (None when the
+    source gave a local time without one, in which case ``value`` is that local time marked UTC and
+    ``local`` is True).
+    """
+
+    value: datetime
+    precision: Precision
+    source: TimeSource
+    utc_offset_min: int | None = None
+    local: bool = False
+
+    def earliest(self) -> datetime:
+        return self.value
+
+    def latest(self) -> datetime:
+        if self.precision == "month":
+            year, month = self.value.year + self.value.month // 12, self.value.month % 12 + 1
+            return self.value.replace(year=year, month=month) - timedelta(microseconds=1)
+        if self.precision == "year":
+            return self.value.replace(year=self.value.year + 1) - timedelta(microseconds=1)
+        return self.value + _PRECISION_SPAN[self.precision] - timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPoint:
+    lat: float
+    lon: float
+    alt_m: float | None
+    source: Literal["container", "exif"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    """A file kept in the archive, addressed by the SHA-256 of its bytes."""
+
+    sha256: str
+    path: Path
+    size_bytes: int
+    kind: MediaKind
+    ext: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What a file says about itself (container tags, stream facts, EXIF for photos)."""
+
+    sha256: str
+    kind: MediaKind
+    container: str
+    duration_s: float | None
+    width: int
+    height: int
+    fps: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    bit_rate: int | None = None
+    rotation_deg: int = 0
+    created_at: Timestamp | None = None
+    location: GeoPoint | None = None
+    make: str | None = None
+    model: str | None = None
+    software: str | None = None
+    raw_tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """The content inside black bars or blurred fill, in pixels of the decoded frame."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One sampled frame: its presentation time and a small grey image."""
+
+    t_ms: int
+    grey: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fingerprint:
+    """The perceptual hashes of one media file's sampled frames, for one hasher.
+
+    ``hashes`` has shape (n, bits // 8), uint8; ``quality`` is 0-100 per frame and frames below
+    the hasher's quality floor never count as evidence.
+    """
+
+    sha256: str
+    hasher: str
+    rate_hz: float
+    times_ms: np.ndarray
+    hashes: np.ndarray
+    quality: np.ndarray
+    content_box: Box | None = None
+
+    @property
+    def frame_count(self) -> int:
+        return int(self.times_ms.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of the query found in a reference, with the times on both sides in ms."""
+
+    query_start_ms: int
+    query_end_ms: int
+    ref_start_ms: int
+    ref_end_ms: int
+    frames_matched: int
+    mean_distance: float
+    speed: float = 1.0
+    variant: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A reference media that shares footage with the query."""
+
+    query_sha256: str | None
+    ref_sha256: str
+    ref_path: Path
+    hasher: str
+    segments: tuple[Segment, ...]
+    query_coverage: float
+    ref_coverage: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Keyframe:
+    """A representative frame of one shot."""
+
+    t_ms: int
+    shot_index: int
+    sharpness: float
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One archived appearance of a media on the web: who posted it, where, when, and how we kept it.
+
+    ``capture_id`` is ``"<extractor_key>:<platform id>"`` (direct files: ``"url:<sha256 of the URL>"``),
+    so archiving the same post twice finds the first capture.
+    """
+
+    capture_id: str
+    url: str
+    webpage_url: str | None
+    extractor: str | None
+    platform_id: str | None
+    uploader: str | None
+    uploader_id: str | None
+    channel: str | None
+    title: str | None
+    description: str | None
+    duration_s: float | None
+    view_count: int | None
+    like_count: int | None
+    published_at: Timestamp | None
+    captured_at: datetime
+    tool_versions: tuple[tuple[str, str], ...]
+    final_url: str | None = None
+    http_status: int | None = None
+    sha256: str | None = None
+    files: tuple[tuple[str, str], ...] = ()  # (name inside the capture folder, sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """What happened to one input of `add`."""
+
+    path: str
+    status: AddStatus
+    sha256: str | None = None
+    kind: MediaKind | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMedia:
+    """A row of `list`: a media file in the archive and what is known of it."""
+
+    sha256: str
+    kind: MediaKind
+    path: Path
+    size_bytes: int
+    original_name: str
+    duration_s: float | None
+    width: int
+    height: int
+    added_at: datetime
+    fingerprints: tuple[str, ...] = field(default=())
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def utc_iso(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``; naive datetimes are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    text = value.astimezone(timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def to_jsonable(obj: Any, *, top: bool = True) -> Any:
+    """Turn models into JSON values: datetimes ISO 8601 with Z, paths str, arrays lists.
+
+    A top-level dataclass gets ``"type"``: its class name in snake_case, part of the JSON contract.
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out: dict[str, Any] = {"type": _snake(type(obj).__name__)} if top else {}
+        for f in dataclasses.fields(obj):
+            out[f.name] = to_jsonable(getattr(obj, f.name), top=False)
+        return out
+    if isinstance(obj, datetime):
+        return utc_iso(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v, top=False) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, top=False) for v in obj]
+    return obj

@@ -1,0 +1,145 @@
+"""Settings: one frozen section per stage.
+
+A stage receives only its own section.  Values come from, in order of precedence: explicit
+overrides (CLI flags), ``PROVENANCE_<SECTION>_<FIELD>`` environment variables, then
+``<archive>/provenance.toml`` (``[sampling] rate_hz = 2.0``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingSettings:
+    # 2 frames per second: a 5 s excerpt still gives ~10 frames of evidence while a one-hour video
+    # stays at 7,200 index rows per hasher.
+    rate_hz: float = 2.0
+    # Frames are scaled in the decoder's scaler so that their longer side is this many pixels; the
+    # hashers work on 32x32 (pHash) and 64x64 (PDQ) images, so more detail is decoded cost only.
+    frame_side: int = 128
+    # Decoder threads per file (0 = let FFmpeg choose).
+    decode_threads: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HashSettings:
+    # The hash kinds stored for every file; "pdq256" is used only when the [pdq] extra is installed.
+    hashers: tuple[str, ...] = ("phash64", "pdq256")
+    # A frame whose grey levels vary less than this (standard deviation, 0-255) is flat (black,
+    # white, a title card in one colour) and never counts as evidence.
+    flat_std: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSettings:
+    # The hasher used to answer `match` (must be one of HashSettings.hashers).
+    hasher: str = "phash64"
+    # Largest Hamming distance (of 64 bits) for two frames to count as the same picture.  Chosen with
+    # bench/thresholds.py on ../shared/media: unrelated real frames keep >= 14 bits apart at the
+    # 0.1th percentile, re-encodes and rescales of the same frame stay within 8.
+    max_distance: int = 10
+    # Two hits belong to the same segment when their time offsets (ref - query) differ by at most this.
+    offset_tolerance_s: float = 1.0
+    # A gap in the query longer than this starts a new segment.
+    max_gap_s: float = 3.0
+    # Frames needed for a match (fewer when the query or the reference is shorter than this).
+    min_frames: int = 3
+    # Matches scoring below this are not reported.
+    min_score: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class KeyframeSettings:
+    analysis_side: int = 160
+    min_shot_s: float = 1.0
+    cut_threshold: float = 0.35
+    per_shot: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadSettings:
+    retries: int = 3
+    fragment_retries: int = 5
+    socket_timeout_s: float = 20.0
+    rate_limit: str | None = None
+    cookies_file: str | None = None
+    proxy: str | None = None
+    user_agent: str | None = None
+    format: str = "bestvideo*+bestaudio/best"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSettings:
+    jobs: int = 1
+    retries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    hashing: HashSettings = field(default_factory=HashSettings)
+    match: MatchSettings = field(default_factory=MatchSettings)
+    keyframes: KeyframeSettings = field(default_factory=KeyframeSettings)
+    download: DownloadSettings = field(default_factory=DownloadSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+
+
+def _coerce(section: str, name: str, raw: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, tuple):
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return None if raw in (None, "") else str(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"setting {section}.{name}: cannot read {raw!r} as {type(default).__name__}") from None
+
+
+def load_settings(
+    archive_root: Path | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from the archive's provenance.toml, the environment and explicit overrides."""
+    environ = os.environ if environ is None else environ
+    from_file: dict[str, Any] = {}
+    if archive_root is not None and (archive_root / "provenance.toml").is_file():
+        try:
+            from_file = tomllib.loads((archive_root / "provenance.toml").read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{archive_root / 'provenance.toml'}: not valid TOML ({exc})") from None
+    sections: dict[str, Any] = {}
+    for section_field in dataclasses.fields(Settings):
+        name = section_field.name
+        default_section = section_field.default_factory()  # type: ignore[misc]
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(default_section):
+            default = getattr(default_section, f.name)
+            raw: Any = dataclasses.MISSING
+            if f.name in from_file.get(name, {}):
+                raw = from_file[name][f.name]
+            env_key = f"PROVENANCE_{name.upper()}_{f.name.upper()}"
+            if env_key in environ:
+                raw = environ[env_key]
+            if overrides and f.name in overrides.get(name, {}):
+                raw = overrides[name][f.name]
+            if raw is not dataclasses.MISSING:
+                values[f.name] = _coerce(name, f.name, raw, default)
+        sections[name] = dataclasses.replace(default_section, **values)
+    return Settings(**sections)
