@@ -1,2 +1,3 @@
 """provenance: archive, describe, fingerprint and match footage."""
+
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -239,6 +239,16 @@ class ArchivedMedia:
     fingerprints: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Reported through ``on_event`` while a long job runs: ``done`` of ``total`` items of ``stage``."""
+
+    stage: str
+    done: int
+    total: int | None
+    item: str = ""
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -246,8 +256,8 @@ def _snake(name: str) -> str:
 def utc_iso(value: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``; naive datetimes are taken as UTC."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    text = value.astimezone(timezone.utc).isoformat()
+        value = value.replace(tzinfo=UTC)
+    text = value.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
 
 

@@ -44,17 +44,18 @@ class MatchSettings:
     # The hasher used to answer `match` (must be one of HashSettings.hashers).
     hasher: str = "phash64"
     # Largest Hamming distance (of 64 bits) for two frames to count as the same picture.  Chosen with
-    # bench/thresholds.py on ../shared/media: unrelated real frames keep >= 14 bits apart at the
-    # 0.1th percentile, re-encodes and rescales of the same frame stay within 8.
-    max_distance: int = 10
+    # bench/thresholds.py on ../shared/media: of 145,000 pairs of frames from unrelated sources none is
+    # closer than 16 bits (0.1 % are within 20), while re-encodes, rescales and the edited trailer
+    # copy of the same frames stay within 10 (see bench/RESULTS.md).
+    max_distance: int = 12
     # Two hits belong to the same segment when their time offsets (ref - query) differ by at most this.
     offset_tolerance_s: float = 1.0
     # A gap in the query longer than this starts a new segment.
     max_gap_s: float = 3.0
-    # Frames needed for a match (fewer when the query or the reference is shorter than this).
+    # Time-aligned frames needed for a match (fewer only when the query or the reference has fewer
+    # informative frames).  Any such segment is reported, however small a part of a long video it
+    # is: a 5 s excerpt inside an hour of footage is exactly what an investigator looks for.
     min_frames: int = 3
-    # Matches scoring below this are not reported.
-    min_score: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,9 @@ def _coerce(section: str, name: str, raw: Any, default: Any) -> Any:
             return float(raw)
         return None if raw in (None, "") else str(raw)
     except (TypeError, ValueError):
-        raise UsageError(f"setting {section}.{name}: cannot read {raw!r} as {type(default).__name__}") from None
+        raise UsageError(
+            f"setting {section}.{name}: cannot read {raw!r} as {type(default).__name__}"
+        ) from None
 
 
 def load_settings(

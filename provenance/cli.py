@@ -1,0 +1,293 @@
+"""The `provenance` command: parse, call the library, render.  No logic of its own.
+
+Human output goes to stdout (Rich tables), progress and errors to stderr; ``--json`` prints one
+JSON object per line.  Exit codes: 0 ok, 1 some items failed or internal error, 2 usage, 3 bad
+input, 4 archive unusable, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__, pipeline, report
+from .errors import ExitCode, ProvenanceError
+from .models import Progress as ProgressEvent
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def emit_json(record: dict[str, Any]) -> None:
+    click.echo(json.dumps(record, ensure_ascii=False, sort_keys=False))
+
+
+class _State:
+    def __init__(self, archive: str | None, debug: bool) -> None:
+        self.archive_dir = archive
+        self.debug = debug
+
+    def open(self) -> pipeline.Archive:
+        return pipeline.open_archive(self.archive_dir)
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[ProgressEvent], None]]:
+    """A Rich progress bar on stderr fed by the library's on_event callback."""
+    if not enabled:
+        yield lambda event: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(event: ProgressEvent) -> None:
+            bar.update(
+                task, completed=event.done, total=event.total, description=f"{label} {Path(event.item).name}"
+            )
+
+        yield update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--archive",
+    "archive",
+    metavar="DIR",
+    envvar="PROVENANCE_ARCHIVE",
+    help="Archive folder (default: $PROVENANCE_ARCHIVE, else ./provenance-archive).",
+)
+@click.option("--debug", is_flag=True, help="Show the full traceback of internal errors.")
+@click.version_option(__version__, prog_name="provenance")
+@click.pass_context
+def cli(ctx: click.Context, archive: str | None, debug: bool) -> None:
+    """Keep, describe and fingerprint footage; find which files show the same footage.
+
+    \b
+    Typical session:
+      provenance add ~/cases/strike/            # files and folders of videos and photos
+      provenance match suspect_copy.mp4         # which archived media share footage, and where
+      provenance info suspect_copy.mp4          # what the file says about itself
+      provenance list                           # what the archive holds
+    Every command takes --json for scripts (one JSON object per line).
+    """
+    ctx.obj = _State(archive, debug)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Files processed at once.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per file.")
+@click.pass_obj
+def add(state: _State, paths: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+    """Add video and photo files (or folders of them) to the archive.
+
+    Each file is copied into the archive under its SHA-256, described, and fingerprinted.
+    Adding a file that is already there reports `exists` and stores nothing twice.
+    """
+    counts = {"added": 0, "exists": 0, "failed": 0}
+    with state.open() as archive, progress_bar("adding", not as_json and err.is_terminal) as on_event:
+        for result in pipeline.add_files(archive, paths, jobs=jobs, on_event=on_event):
+            counts[result.status] += 1
+            if result.error:
+                err.print(f"provenance: {result.error.message}", markup=False)
+            if as_json:
+                emit_json(report.add_record(result))
+            else:
+                sha = (result.sha256 or "")[:12]
+                out.print(f"{result.status:<7} {sha:<12} {result.path}", markup=False)
+    if not as_json:
+        err.print(f"{counts['added']} added, {counts['exists']} already archived, {counts['failed']} failed")
+    if counts["failed"]:
+        ok = counts["added"] + counts["exists"]
+        raise SystemExit(ExitCode.PARTIAL if ok else ExitCode.BAD_INPUT)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per matching media, best first.")
+@click.pass_obj
+def match(state: _State, target: str, as_json: bool) -> None:
+    """List archived media that share footage with TARGET (a file, or an archived sha256).
+
+    Each match gives a score in [0, 1] (how much of the query or of the archived media the
+    shared footage covers) and the aligned segments: query time ~ archived media time.
+    """
+    with state.open() as archive:
+        resolved, matches = pipeline.find_matches(archive, target)
+        records = [
+            report.match_record(
+                m, archive.catalog.get_media(m.ref_sha256), archive.catalog.sources(m.ref_sha256)
+            )
+            for m in matches
+        ]
+    if as_json:
+        for record in records:
+            emit_json(record)
+        return
+    if not records:
+        out.print(f"No archived media shares footage with {resolved.label}.", markup=False)
+        return
+    table = Table(title=f"Footage shared with {resolved.label}", title_justify="left")
+    for column in ("score", "archived media", "sha256", "segments (query ~ archived)"):
+        table.add_column(column)
+    for m, record in zip(matches, records, strict=True):
+        table.add_row(
+            f"{m.score:.2f}",
+            record["name"] or "",
+            m.ref_sha256[:12],
+            "\n".join(report.describe_segment(s) for s in m.segments),
+        )
+    out.print(table)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def info(state: _State, target: str, as_json: bool) -> None:
+    """Show what a file (or archived sha256) says about itself: streams, tags, time, place, device."""
+    with state.open() as archive:
+        resolved, media_info = pipeline.media_info(archive, target)
+        sources = archive.catalog.sources(resolved.sha256) if resolved.archived else []
+    record = report.info_record(
+        media_info, path=resolved.path, archived=resolved.archived is not None, sources=sources
+    )
+    if as_json:
+        emit_json(record)
+        return
+    table = Table(show_header=False, title=str(resolved.label), title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    created = record["created_at"]
+    location = record["location"]
+    rows = [
+        ("sha256", record["sha256"]),
+        ("kind", record["kind"]),
+        ("archived", "yes" if record["archived"] else "no"),
+        *((k, "" if v is None else str(v)) for k, v in record["container"].items()),
+        ("created", f"{created['value']} ({created['precision']}, {created['source']})" if created else "-"),
+        ("location", f"{location['lat']:.5f}, {location['lon']:.5f}" if location else "-"),
+        *((k, v or "-") for k, v in record["device"].items()),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+    if record["raw_tags"]:
+        tags = Table("tag", "value", title="raw tags", title_justify="left")
+        for key, value in record["raw_tags"].items():
+            tags.add_row(key, value[:200])
+        out.print(tags)
+
+
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per archived media.")
+@click.pass_obj
+def list_media(state: _State, as_json: bool) -> None:
+    """List the media in the archive, oldest first."""
+    with state.open() as archive:
+        media = archive.catalog.list_media()
+        if as_json:
+            for item in media:
+                emit_json(report.media_record(item, archive.root))
+            return
+    table = Table("sha256", "kind", "name", "duration", "size", "fingerprints", "added")
+    for item in media:
+        duration = f"{item.duration_s:.1f}s" if item.duration_s else "-"
+        table.add_row(
+            item.sha256[:12],
+            item.kind,
+            item.original_name,
+            duration,
+            f"{item.width}x{item.height}",
+            ",".join(item.fingerprints),
+            item.added_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    out.print(table)
+    err.print(f"{len(media)} media in {archive.root}")
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    default="provenance-demo",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the demo's clips and archive (made anew).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per edited copy.")
+def demo(out_dir: Path, as_json: bool) -> None:
+    """Run the whole job offline: make clips and edited copies, archive them, show what matches.
+
+    Uses the bundled ffmpeg to generate three source clips and edited copies (re-encoded,
+    downscaled, cut, mirrored), adds everything to a fresh archive in --out, then matches each
+    copy against the archive.
+    """
+    from .demo import run_demo
+
+    with progress_bar("demo", not as_json and err.is_terminal) as on_event:
+        outcome = run_demo(out_dir, on_event=on_event)
+    if as_json:
+        for row in outcome.rows:
+            emit_json({"type": "demo_row", **row})
+    else:
+        table = Table("edited copy", "edit", "true source", "best match", "score", "segment", "ok")
+        for row in outcome.rows:
+            table.add_row(
+                row["copy"],
+                row["edit"],
+                row["source"],
+                row["best_match"] or "-",
+                f"{row['score']:.2f}",
+                row["segment"] or "-",
+                "yes" if row["ok"] else "NO",
+            )
+        out.print(table)
+        err.print(
+            f"archive: {outcome.archive} ({outcome.media} media); try: "
+            f"provenance --archive {outcome.archive} list"
+        )
+    if not all(row["ok"] for row in outcome.rows):
+        raise SystemExit(ExitCode.PARTIAL)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every outcome into an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="provenance", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("provenance: interrupted; finished items are kept")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except ProvenanceError as exc:
+        err.print(f"provenance: error: {exc.one_line()}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("provenance: interrupted; finished items are kept")
+        sys.exit(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(ExitCode.OK)
+    except Exception as exc:  # an internal error: one line, the traceback with --debug
+        if debug:
+            traceback.print_exc()
+        err.print(
+            f"provenance: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            markup=False,
+        )
+        sys.exit(ExitCode.PARTIAL)
+    sys.exit(ExitCode.OK)

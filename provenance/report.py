@@ -1,0 +1,97 @@
+"""Shaping results for people and scripts: JSON records (the --json contract) and text helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .models import AddResult, ArchivedMedia, Match, MediaInfo, Segment, to_jsonable
+
+
+def seconds(ms: int) -> float:
+    return round(ms / 1000.0, 3)
+
+
+def segment_record(segment: Segment) -> dict[str, Any]:
+    return {
+        "query_start": seconds(segment.query_start_ms),
+        "query_end": seconds(segment.query_end_ms),
+        "ref_start": seconds(segment.ref_start_ms),
+        "ref_end": seconds(segment.ref_end_ms),
+        "frames": segment.frames_matched,
+        "distance": segment.mean_distance,
+        "speed": segment.speed,
+        "variant": segment.variant,
+    }
+
+
+def match_record(match: Match, media: ArchivedMedia | None, sources: list[str]) -> dict[str, Any]:
+    return {
+        "type": "match",
+        "sha256": match.ref_sha256,
+        "path": str(match.ref_path),
+        "name": media.original_name if media else None,
+        "kind": media.kind if media else None,
+        "sources": sources,
+        "score": match.score,
+        "query_coverage": match.query_coverage,
+        "ref_coverage": match.ref_coverage,
+        "hasher": match.hasher,
+        "segments": [segment_record(s) for s in match.segments],
+    }
+
+
+def add_record(result: AddResult) -> dict[str, Any]:
+    record = to_jsonable(result)
+    record["error"] = to_jsonable(result.error, top=False) if result.error else None
+    return record
+
+
+def media_record(media: ArchivedMedia, root: Path) -> dict[str, Any]:
+    record = to_jsonable(media)
+    record["path"] = str(root / media.path)
+    return record
+
+
+def info_record(info: MediaInfo, *, path: Path, archived: bool, sources: list[str]) -> dict[str, Any]:
+    """The normalised description of a file, beside its raw tags."""
+    data = to_jsonable(info, top=False)
+    is_photo = info.kind == "image"
+    stream_facts = {
+        k: data[k]
+        for k in (
+            "container",
+            "duration_s",
+            "width",
+            "height",
+            "fps",
+            "video_codec",
+            "audio_codec",
+            "bit_rate",
+            "rotation_deg",
+        )
+    }
+    return {
+        "type": "media_info",
+        "sha256": info.sha256,
+        "kind": info.kind,
+        "path": str(path),
+        "archived": archived,
+        "sources": sources,
+        "created_at": data["created_at"],
+        "location": data["location"],
+        "device": {"make": info.make, "model": info.model, "software": info.software},
+        "container": stream_facts,
+        "exif": dict(info.raw_tags) if is_photo else {},
+        "raw_tags": dict(info.raw_tags),
+        "captures": [],
+    }
+
+
+def describe_segment(segment: Segment) -> str:
+    flip = ", mirrored" if segment.variant == "hflip" else ""
+    return (
+        f"{seconds(segment.query_start_ms):.1f}-{seconds(segment.query_end_ms):.1f}s ~ "
+        f"{seconds(segment.ref_start_ms):.1f}-{seconds(segment.ref_end_ms):.1f}s "
+        f"({segment.frames_matched} frames, d={segment.mean_distance:.1f}{flip})"
+    )

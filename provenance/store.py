@@ -1,0 +1,158 @@
+"""The archive folder: content-addressed originals, atomic writes, names never taken from titles.
+
+Layout::
+
+    <root>/catalog.sqlite              the catalog (see catalog.py)
+    <root>/media/ab/cd/<sha256>.<ext>  original bytes, read-only once written
+    <root>/captures/<capture-id>/      platform info.json, thumbnails, description
+    <root>/keyframes/<sha256>/<ms>.jpg keyframes
+    <root>/tmp/                        staging: files are written and fsynced here, then renamed
+
+Staging lives in one folder (not beside each target) so that leftovers of a killed run are found
+without walking the whole media tree; it is on the same file system, so the rename is atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import ArchiveError, BadInputError
+
+CHUNK = 1 << 20
+_SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot be read ({exc.strerror})") from None
+    return digest.hexdigest()
+
+
+def safe_ext(name: str, fallback: str) -> str:
+    """The file's own extension when it is short and plain, else the fallback (e.g. 'mp4')."""
+    ext = Path(name).suffix.lower().lstrip(".")
+    return ext if _SAFE_EXT.match(ext) else fallback
+
+
+def media_relpath(sha256: str, ext: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"not a sha256: {sha256!r}")
+    return Path("media") / sha256[:2] / sha256[2:4] / f"{sha256}.{ext}"
+
+
+def prepare_root(root: Path) -> None:
+    try:
+        for sub in ("media", "captures", "keyframes", "tmp"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"{root}: cannot create the archive folder ({exc.strerror})") from None
+
+
+def sweep_staging(root: Path) -> int:
+    """Remove staging files left by runs that are no longer alive; return how many."""
+    removed = 0
+    staging = root / "tmp"
+    if not staging.is_dir():
+        return 0
+    for leftover in staging.iterdir():
+        pid_text = leftover.name.split("-", 1)[0]
+        if pid_text.isdigit() and _alive(int(pid_text)):
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def staging_path(root: Path, suffix: str = "") -> Path:
+    """A fresh name in the staging folder, prefixed with our pid so a later run can tell it is stale."""
+    return root / "tmp" / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def staged_copy(root: Path, src: Path, expected_sha256: str) -> Iterator[Path]:
+    """Copy ``src`` into staging while hashing it; yield the staged path; remove it on exit.
+
+    The copy is checked against ``expected_sha256`` so a file that changed while being added is
+    refused instead of being archived under the wrong address.
+    """
+    staged = staging_path(root, src.suffix.lower() if _SAFE_EXT.match(src.suffix.lower()[1:]) else "")
+    digest = hashlib.sha256()
+    try:
+        with src.open("rb") as fin, staged.open("wb") as fout:
+            while chunk := fin.read(CHUNK):
+                digest.update(chunk)
+                fout.write(chunk)
+            fout.flush()
+            os.fsync(fout.fileno())
+        if digest.hexdigest() != expected_sha256:
+            raise BadInputError(f"{src}: the file changed while it was being added; add it again")
+        yield staged
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def commit_media(root: Path, staged: Path, sha256: str, ext: str) -> Path:
+    """Move a staged, verified copy to its content address (read-only); return the relative path.
+
+    When the address is already taken by a complete earlier copy (a run killed after the rename but
+    before the catalog commit), that copy is kept: same address, same bytes.
+    """
+    rel = media_relpath(sha256, ext)
+    target = root / rel
+    if target.exists() and target.stat().st_size == staged.stat().st_size:
+        return rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(staged, 0o444)
+    os.replace(staged, target)
+    _fsync_dir(target.parent)
+    return rel
+
+
+def write_bytes_atomic(root: Path, target: Path, data: bytes) -> None:
+    """Write a small derived or metadata file (info.json, a keyframe) atomically."""
+    staged = staging_path(root, target.suffix)
+    try:
+        with staged.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        _fsync_dir(target.parent)
+    finally:
+        staged.unlink(missing_ok=True)
