@@ -1,3 +1,69 @@
-"""provenance: archive, describe, fingerprint and match footage."""
+"""provenance: keep, describe and fingerprint footage; find every copy and where it came from.
+
+The Python API mirrors the CLI::
+
+    from provenance import open_archive, add_files, find_matches
+
+    with open_archive("cases/strike") as archive:
+        for result in add_files(archive, ["downloads/"]):
+            print(result.status, result.path)
+        query, matches = find_matches(archive, "suspect_copy.mp4")
+"""
+
+from .errors import (
+    ArchiveError,
+    BadInputError,
+    CorruptMediaError,
+    DownloadError,
+    MissingExtraError,
+    NotMediaError,
+    ProvenanceError,
+    UsageError,
+)
+from .models import (
+    AddResult,
+    ArchivedMedia,
+    Capture,
+    Fingerprint,
+    GeoPoint,
+    Keyframe,
+    Match,
+    MediaFile,
+    MediaInfo,
+    Segment,
+    Timestamp,
+)
+from .pipeline import Archive, add_files, find_matches, media_info, open_archive
+from .settings import Settings, load_settings
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "AddResult",
+    "Archive",
+    "ArchiveError",
+    "ArchivedMedia",
+    "BadInputError",
+    "Capture",
+    "CorruptMediaError",
+    "DownloadError",
+    "Fingerprint",
+    "GeoPoint",
+    "Keyframe",
+    "Match",
+    "MediaFile",
+    "MediaInfo",
+    "MissingExtraError",
+    "NotMediaError",
+    "ProvenanceError",
+    "Segment",
+    "Settings",
+    "Timestamp",
+    "UsageError",
+    "__version__",
+    "add_files",
+    "find_matches",
+    "load_settings",
+    "media_info",
+    "open_archive",
+]

@@ -25,7 +25,7 @@ from .errors import ExitCode, ProvenanceError
 from .models import Progress as ProgressEvent
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(record: dict[str, Any]) -> None:
@@ -106,7 +106,7 @@ def add(state: _State, paths: tuple[str, ...], jobs: int | None, as_json: bool) 
             else:
                 sha = (result.sha256 or "")[:12]
                 out.print(f"{result.status:<7} {sha:<12} {result.path}", markup=False)
-    if not as_json:
+    if not as_json and sum(counts.values()) > 1:  # a single file's outcome is its own line already
         err.print(f"{counts['added']} added, {counts['exists']} already archived, {counts['failed']} failed")
     if counts["failed"]:
         ok = counts["added"] + counts["exists"]

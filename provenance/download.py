@@ -58,7 +58,7 @@ _HINTS = {
     "private": "the post needs a login: set download.cookies_file",
     "geo_blocked": "the post is not available from here: set download.proxy",
     "rate_limited": "the site is throttling requests: wait, or archive fewer URLs at once",
-    "no_video": "the page has no video that yt-dlp can find",
+    "no_video": "if the page plays a video in a browser, save the file and add it",
     "network": "the site failed or did not answer in time: retry later",
     "unsupported": "yt-dlp cannot archive this address",
     "bad_media": "retry, or archive another copy of the video",
@@ -104,8 +104,7 @@ class _YtdlpLog:
     def debug(self, message: str) -> None:
         logger.debug("yt-dlp: %s", message)
 
-    info = debug
-    error = debug
+    info = error = debug
 
     def warning(self, message: str) -> None:
         routine = any(text in message for text in _ROUTINE_WARNINGS)
@@ -187,29 +186,21 @@ def capture_id(info: dict[str, Any]) -> str:
 
 
 def normalise_url(url: str) -> str:
-    """Scheme and host in lower case, default port and fragment dropped; path and query kept as given."""
+    """Scheme and host in lower case; default port, credentials and fragment dropped; path and query kept."""
     parts = urllib.parse.urlsplit(unsmuggle_url(url, {})[0].strip())
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     netloc = f"[{host}]" if ":" in host else host
     if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)):
         netloc += f":{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
     return urllib.parse.urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def _base_params(opts: DownloadSettings) -> dict[str, Any]:
     params: dict[str, Any] = {
         "format": opts.format,
-        "retries": opts.retries,
-        "fragment_retries": opts.fragment_retries,
-        "extractor_retries": opts.retries,
-        "socket_timeout": opts.socket_timeout_s,
-        "noplaylist": True,
-        "quiet": True,
-        "no_warnings": True,
-        "noprogress": True,
-        "color": "no_color",
+        "retries": opts.retries, "fragment_retries": opts.fragment_retries, "extractor_retries": opts.retries,
+        "socket_timeout": opts.socket_timeout_s, "noplaylist": True,
+        "quiet": True, "no_warnings": True, "noprogress": True, "color": "no_color",
         "logger": _YtdlpLog(),
         "cachedir": False,  # nothing of ours outside the archive
         "ffmpeg_location": imageio_ffmpeg.get_ffmpeg_exe(),
@@ -230,9 +221,7 @@ def _base_params(opts: DownloadSettings) -> dict[str, Any]:
 
 def _file_params(workdir: Path, url: str,
                  on_event: Callable[[DownloadProgress], None] | None) -> dict[str, Any]:
-    hooks = []
-    if on_event is not None:
-        hooks.append(lambda d: on_event(_progress(url, d)))
+    hooks = [] if on_event is None else [lambda d: on_event(_progress(url, d))]
     return {
         "paths": {"home": str(workdir), "temp": str(workdir)},
         # Fixed names: titles and ids come from the site and may be hostile ("../", "<script>").
@@ -266,7 +255,7 @@ def _call(url: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> dict
 def _refuse_playlist(url: str, info: dict[str, Any]) -> None:
     if info.get("_type") in _PLAYLIST_TYPES:
         raise DownloadError(f"{url}: is a playlist, not one post", kind="unsupported",
-                            hint="archive its entries one by one (download.expand lists them)")
+                            hint="archive its entries one by one; download.expand lists them")
 
 
 def _entry_url(entry: dict[str, Any]) -> str | None:
@@ -328,10 +317,9 @@ def _media_path(url: str, info: dict[str, Any], workdir: Path) -> Path:
     path = Path(downloads[-1].get("filepath") or "") if downloads else None
     if path is None or not path.is_file():
         raise DownloadError(f"{url}: yt-dlp wrote no media file", hint=_HINTS["bad_media"], kind="bad_media")
-    path = path.resolve()
-    if not path.is_relative_to(workdir.resolve()):  # fixed templates make this impossible; check anyway
+    if not path.resolve().is_relative_to(workdir.resolve()):  # fixed templates prevent it; check anyway
         raise DownloadError(f"{url}: media written outside the work folder", kind="bad_media")
-    return path
+    return path.resolve()
 
 
 def _check_decodes(url: str, path: Path) -> None:
@@ -372,8 +360,15 @@ def _defrag(url: str) -> str:
 
 
 def _published_at(info: dict[str, Any]) -> Timestamp | None:
-    return (from_epoch_s(info.get("timestamp")) or from_epoch_s(info.get("release_timestamp"))
-            or from_yyyymmdd(info.get("upload_date")))
+    """`timestamp`, else `release_timestamp` (second precision), else `upload_date` (day precision).
+
+    yt-dlp turns a date without a time (JSON-LD "uploadDate": "2015-09-30") into midnight UTC; a post
+    at exactly 00:00:00 UTC is far rarer, so a midnight timestamp is read as the whole day.
+    """
+    stamp = from_epoch_s(info.get("timestamp")) or from_epoch_s(info.get("release_timestamp"))
+    if stamp is not None and stamp.value.time() == datetime.min.time():
+        return from_yyyymmdd(f"{stamp.value:%Y%m%d}")
+    return stamp or from_yyyymmdd(info.get("upload_date"))
 
 
 def _capture(url: str, info: dict[str, Any], captured_at: datetime, *,

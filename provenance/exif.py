@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import BadInputError, CorruptMediaError, MissingExtraError, NotMediaError
 from .models import GeoPoint, MediaInfo
+from .store import require_file
 from .timestamps import parse_exif_time
 
 # exifread logs a WARNING for every photo without EXIF, an ordinary case.  With no handler anywhere,
@@ -60,7 +61,7 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
     viewer applies (EXIF Orientation).  Without OffsetTimeOriginal the capture time is the camera's
     wall clock marked UTC with ``local=True``.
     """
-    _require_file(path)
+    require_file(path)
     header = _read_header(path)
     tags = _exif_tags(path, header.exif_block)
     # pillow-heif resets the Orientation in the EXIF block it hands out; the value it saw comes first.
@@ -91,19 +92,6 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
     )
 
 
-def _require_file(path: Path) -> int:
-    """The size of a readable, non-empty regular file; the right error otherwise."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise BadInputError(f"{path}: no such file", hint="check the path") from None
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not path.is_file():
-        raise BadInputError(f"{path}: not a regular file")
-    if stat.st_size == 0:
-        raise NotMediaError(f"{path}: empty file (0 bytes), not an image")
-    return stat.st_size
 
 
 @cache

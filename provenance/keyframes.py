@@ -43,6 +43,8 @@ FLAT_STD = 6.0
 # small enough (576 bytes) to keep one per frame of an hour-long video.
 TINY_SIZE = (32, 18)
 HSV_BINS = ((0, 16, 180), (1, 8, 256), (2, 8, 256))  # (channel, bins, range): hue finer than the rest
+# The colour histogram only helps: it jumps in fades (dark pixels change bins fast) and with hue shifts.
+COLOUR_WEIGHT = 0.25
 # A consecutive-frame change must be this many times the local median to be a cut (PySceneDetect's
 # AdaptiveDetector uses 3 too); the median runs over this many seconds either side.
 CUT_RATIO = 3.0
@@ -168,6 +170,22 @@ def _describe(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
     return hist, tiny, float(grey.std()), float(cv2.Laplacian(grey, cv2.CV_32F).var())
 
 
+def _smooth(hist: np.ndarray) -> np.ndarray:
+    """Spread each bin over its neighbours (hue circularly), so a slight shift does not jump a bin."""
+    out = np.empty_like(hist)
+    start = 0
+    for channel, bins, _ in HSV_BINS:
+        part = hist[:, start : start + bins]
+        if channel == 0:
+            left, right = np.roll(part, 1, axis=1), np.roll(part, -1, axis=1)
+        else:
+            padded = np.pad(part, ((0, 0), (1, 1)), mode="edge")
+            left, right = padded[:, :-2], padded[:, 2:]
+        out[:, start : start + bins] = 0.5 * part + 0.25 * (left + right)
+        start += bins
+    return out
+
+
 def _analyse(path: Path, opts: KeyframeSettings) -> _Track:
     times: list[int] = []
     rows: list[tuple[np.ndarray, np.ndarray, float, float]] = []
@@ -190,7 +208,7 @@ def _analyse(path: Path, opts: KeyframeSettings) -> _Track:
         raise CorruptMediaError(f"{path}: no video frame could be decoded", hint="the file may be damaged")
     return _Track(
         t_ms=np.asarray(times, dtype=np.int64),
-        hist=np.stack([r[0] for r in rows]).astype(np.float32),
+        hist=_smooth(np.stack([r[0] for r in rows]).astype(np.float32)),
         tiny=np.stack([r[1] for r in rows]),
         std=np.asarray([r[2] for r in rows], dtype=np.float32),
         sharp=np.asarray([r[3] for r in rows], dtype=np.float32),
@@ -200,15 +218,22 @@ def _analyse(path: Path, opts: KeyframeSettings) -> _Track:
 # ---------------------------------------------------------------- boundaries
 
 
+def _standard(tiny: np.ndarray) -> np.ndarray:
+    # Zero mean, unit contrast: a fade (brightness and contrast scaled) leaves the picture unchanged.
+    grey = tiny.astype(np.float32)
+    centred = grey - grey.mean(axis=1, keepdims=True)
+    return centred / np.maximum(centred.std(axis=1, keepdims=True), FLAT_STD)
+
+
 def _change(track: _Track, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """How different frames a[k] and b[k] are, 0-1: half colour histogram, half grey pixels."""
+    """How different frames a[k] and b[k] are, 0-1, mostly from the standardised grey thumbnails."""
     out = np.empty(a.shape[0], dtype=np.float32)
-    for lo in range(0, a.shape[0], 8192):  # in blocks: int16 differences of an hour would be ~120 MB
-        ia, ib = a[lo : lo + 8192], b[lo : lo + 8192]
+    for lo in range(0, a.shape[0], 4096):  # in blocks: float thumbnails of an hour would be ~250 MB
+        ia, ib = a[lo : lo + 4096], b[lo : lo + 4096]
         colour = np.abs(track.hist[ia] - track.hist[ib]).sum(axis=1) / 6.0
-        pixels = np.abs(track.tiny[ia].astype(np.int16) - track.tiny[ib]).mean(axis=1) / 255.0
-        # a mean pixel difference of 0.5 is already two unrelated pictures
-        out[lo : lo + 8192] = 0.5 * colour + 0.5 * np.minimum(1.0, 2.0 * pixels)
+        # mean |za - zb| of two unrelated pictures is about 1.1 (2/sqrt(pi) for independent pixels)
+        pixels = np.minimum(1.0, np.abs(_standard(track.tiny[ia]) - _standard(track.tiny[ib])).mean(axis=1) / 1.1)
+        out[lo : lo + 4096] = COLOUR_WEIGHT * colour + (1.0 - COLOUR_WEIGHT) * pixels
     return out
 
 
@@ -222,9 +247,18 @@ def _cuts(track: _Track, opts: KeyframeSettings) -> list[_Boundary]:
     n = track.t_ms.shape[0]
     if n < 3:
         return []
-    step = np.concatenate([[0.0], _change(track, np.arange(n - 1), np.arange(1, n))])
-    local = _window(step, max(2, round(MEDIAN_HALF_S * track.fps)), "median")
-    hits = np.flatnonzero((step >= opts.cut_threshold) & (step >= CUT_RATIO * local))
+    step = np.concatenate([[0.0], _change(track, np.arange(n - 1), np.arange(1, n)), [0.0]])
+    # What the picture does anyway around frame i: the local median (a pan, a crowd), or the smaller
+    # of the two neighbouring steps, which is large inside a fade but small beside a cut even when
+    # the cut has one blended frame.
+    local = _window(step[:-1], max(2, round(MEDIAN_HALF_S * track.fps)), "median")
+    beside = np.minimum(np.concatenate([[0.0], step[:-2]]), step[1:])
+    context = np.maximum(local, beside)
+    step = step[:-1]
+    # beside a flat frame the standardised pixels are noise: cuts to and from black are fades' business
+    solid = track.std >= FLAT_STD
+    solid[1:] &= solid[:-1]
+    hits = np.flatnonzero(solid & (step >= opts.cut_threshold) & (step >= CUT_RATIO * context))
     return [_Boundary(int(i), float(step[i]), "cut") for i in hits]
 
 

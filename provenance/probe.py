@@ -25,6 +25,7 @@ from av.stream import Stream
 
 from .errors import BadInputError, CorruptMediaError, NotMediaError
 from .models import GeoPoint, MediaInfo, Timestamp
+from .store import require_file
 from .timestamps import parse_container_time
 
 # Tags in order of preference.  Apple's creationdate is the capture time with its UTC offset;
@@ -54,7 +55,7 @@ def probe_media(path: Path, sha256: str) -> MediaInfo:
     ``width``/``height`` are the stored picture size; ``rotation_deg`` is the clockwise rotation a
     player applies (90 for a phone held upright).
     """
-    size = _require_file(path)
+    size = require_file(path)
     try:
         container = av.open(str(path), metadata_errors="replace")
     except av.FFmpegError as exc:
@@ -70,19 +71,6 @@ def probe_media(path: Path, sha256: str) -> MediaInfo:
         raise BadInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _require_file(path: Path) -> int:
-    """The size of a readable, non-empty regular file; the right error otherwise."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise BadInputError(f"{path}: no such file", hint="check the path") from None
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not path.is_file():
-        raise BadInputError(f"{path}: not a regular file")
-    if stat.st_size == 0:
-        raise NotMediaError(f"{path}: empty file (0 bytes), not media")
-    return stat.st_size
 
 
 def _reason(exc: av.FFmpegError) -> str:

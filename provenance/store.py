@@ -23,10 +23,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import ArchiveError, BadInputError
+from .errors import ArchiveError, BadInputError, NotMediaError
 
 CHUNK = 1 << 20
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+def require_file(path: Path) -> int:
+    """The size of a readable, non-empty regular file; the right error otherwise."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such file", hint="check the path") from None
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a regular file")
+    if stat.st_size == 0:
+        raise NotMediaError(f"{path}: empty file (0 bytes), not media")
+    return stat.st_size
 
 
 def sha256_file(path: Path) -> str:

@@ -161,10 +161,11 @@ def page(title: str, body: str, head: str = "") -> str:
             f"{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
-def json_ld_page(site: FakeSite, name: str, content_path: str, *, description: str = "") -> str:
+def json_ld_page(site: FakeSite, name: str, content_path: str, *, description: str = "",
+                 uploaded: str = LD_UPLOADED) -> str:
     data = {
         "@context": "https://schema.org", "@type": "VideoObject", "name": name,
-        "description": description, "uploadDate": LD_UPLOADED, "duration": f"PT{CLIP_DURATION_S}S",
+        "description": description, "uploadDate": uploaded, "duration": f"PT{CLIP_DURATION_S}S",
         "author": {"@type": "Person", "name": LD_AUTHOR},
         "contentUrl": site.url(content_path), "thumbnailUrl": site.url("/media/thumb.jpg"),
     }

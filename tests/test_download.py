@@ -23,6 +23,7 @@ from fakesite import (
     LD_AUTHOR,
     LD_TITLE,
     FakeSite,
+    json_ld_page,
 )
 from fakesite import fake_site as fake_site  # the fixture, used by name
 
@@ -73,6 +74,12 @@ def test_json_ld_page_gives_platform_metadata(
     assert events and events[-1].status == "finished" and events[-1].downloaded_bytes > 0
     assert capture_id_for(url, opts) == cap.capture_id
     assert _decodes(got.media_path) == (1, 1)
+
+
+def test_date_without_time_stays_a_day(fake_site: FakeSite, opts: DownloadSettings, tmp_path: Path) -> None:
+    page = json_ld_page(fake_site, "Dated", "/media/clip.mp4", uploaded="2015-09-30")
+    cap = fetch(fake_site.add_page("/watch/dated", page), tmp_path, opts).capture
+    assert cap.published_at == Timestamp(datetime(2015, 9, 30, tzinfo=UTC), "day", "platform")
 
 
 def test_video_tag_page(fake_site: FakeSite, opts: DownloadSettings, tmp_path: Path) -> None:
