@@ -21,7 +21,9 @@ def hits(pairs: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.
     return np.array(q, np.int32), np.array(r, np.int32), np.array(d, np.int32)
 
 
-def align(pairs: list[tuple[int, int, int]], min_frames: int = 3, opts: MatchSettings = OPTS) -> list[Segment]:
+def align(
+    pairs: list[tuple[int, int, int]], min_frames: int = 3, opts: MatchSettings = OPTS
+) -> list[Segment]:
     return align_hits(*hits(pairs), opts, min_frames)
 
 

@@ -35,7 +35,12 @@ PHOTOS = (
     if SHARED_MEDIA.is_dir()
     else []
 )
-REENCODED = ["exiv2_FurnaceCreekInn_gps.jpg", "mei_HTC_Desire.jpg", "pillow_flower.jpg", "piexif_casio_large.jpg"]
+REENCODED = [
+    "exiv2_FurnaceCreekInn_gps.jpg",
+    "mei_HTC_Desire.jpg",
+    "pillow_flower.jpg",
+    "piexif_casio_large.jpg",
+]
 
 
 @pytest.fixture(params=sorted(HASHERS))

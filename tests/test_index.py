@@ -14,7 +14,9 @@ from provenance.models import Fingerprint
 WIDTHS = sorted(HASHERS)
 
 
-def make_fp(sha: str, hasher: Hasher, hashes: np.ndarray, quality: list[int], step_ms: int = 500) -> Fingerprint:
+def make_fp(
+    sha: str, hasher: Hasher, hashes: np.ndarray, quality: list[int], step_ms: int = 500
+) -> Fingerprint:
     n = hashes.shape[0]
     return Fingerprint(
         sha256=sha,

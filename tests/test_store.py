@@ -56,7 +56,7 @@ def test_sha256_file_matches_hashlib(tmp_path: Path, size: int) -> None:
 
 
 def test_sha256_file_of_missing_file_is_bad_input(tmp_path: Path) -> None:
-    with pytest.raises(BadInputError, match="missing.mp4"):
+    with pytest.raises(BadInputError, match=r"missing\.mp4"):
         sha256_file(tmp_path / "missing.mp4")
 
 
@@ -105,7 +105,7 @@ def test_staged_copy_yields_a_verified_copy_and_removes_it(root: Path, tmp_path:
 def test_staged_copy_refuses_a_changed_file_and_leaves_no_staging(root: Path, tmp_path: Path) -> None:
     src, sha = make_file(tmp_path, "clip.mp4", b"original bytes")
     src.write_bytes(b"changed while being added")
-    with pytest.raises(BadInputError, match="clip.mp4"), staged_copy(root, src, sha):
+    with pytest.raises(BadInputError, match=r"clip\.mp4"), staged_copy(root, src, sha):
         pytest.fail("a copy with the wrong hash must not be yielded")
     assert staging_files(root) == []
 

@@ -1,0 +1,79 @@
+"""The archive handle: an archive folder opened with its catalog and settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import store
+from ..catalog import Catalog
+from ..errors import MissingExtraError, UsageError
+from ..hashing import HASHERS, Hasher
+from ..index import HashIndex
+from ..models import Progress
+from ..settings import Settings, load_settings
+
+OnEvent = Callable[[Progress], None]
+DEFAULT_ARCHIVE = Path("provenance-archive")
+
+
+class Archive:
+    """An open archive folder: its root, its catalog and its settings."""
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+        store.prepare_root(root)
+        self.catalog = Catalog(root / "catalog.sqlite")
+        store.sweep_staging(root)
+        self._index: tuple[tuple[str, int, int], HashIndex] | None = None
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def hashers(self) -> list[Hasher]:
+        """The configured hashers that can run here (PDQ only with the [pdq] extra)."""
+        names = self.settings.hashing.hashers
+        unknown = [n for n in names if n not in HASHERS]
+        if unknown:
+            raise UsageError(f"unknown hasher {unknown[0]!r}; known: {', '.join(HASHERS)}")
+        return [HASHERS[n] for n in names if HASHERS[n].available]
+
+    def index(self) -> HashIndex:
+        """The search index for the match hasher, rebuilt only when the catalog's fingerprints changed."""
+        hasher = _match_hasher(self.settings)
+        rate = self.settings.sampling.rate_hz
+        checkpoint = (hasher.name, *self.catalog.fingerprint_checkpoint(hasher.name, rate))
+        if self._index is None or self._index[0] != checkpoint:
+            self._index = (checkpoint, HashIndex(hasher, self.catalog.iter_fingerprints(hasher.name, rate)))
+        return self._index[1]
+
+
+def _match_hasher(settings: Settings) -> Hasher:
+    name = settings.match.hasher
+    if name not in HASHERS:
+        raise UsageError(f"unknown match hasher {name!r}; known: {', '.join(HASHERS)}")
+    hasher = HASHERS[name]
+    if not hasher.available:
+        raise MissingExtraError(
+            f"match hasher {name} is not installed", hint=f"pip install 'provenance[{hasher.extra}]'"
+        )
+    return hasher
+
+
+def resolve_archive_root(archive: str | os.PathLike[str] | None) -> Path:
+    if archive:
+        return Path(archive)
+    return Path(os.environ.get("PROVENANCE_ARCHIVE") or DEFAULT_ARCHIVE)
+
+
+def open_archive(path: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Archive:
+    root = resolve_archive_root(path)
+    return Archive(root, settings or load_settings(root))

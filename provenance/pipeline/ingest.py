@@ -1,0 +1,51 @@
+"""One media file into the archive: describe, fingerprint, move to its content address.
+
+Shared by `add` (local files) and `archive` (downloads).  Runs in worker threads: it writes files
+but never the catalog; the caller records the returned `Ingested` in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import store
+from ..exif import read_exif
+from ..fingerprint import fingerprint_frames
+from ..frames import sample_frames
+from ..hashing import Hasher
+from ..models import Fingerprint, MediaFile, MediaInfo, MediaKind
+from ..probe import probe_media
+from .archive import Archive
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """A media file in place in the archive, with what was measured on it, not yet in the catalog."""
+
+    media: MediaFile
+    info: MediaInfo
+    fingerprints: tuple[Fingerprint, ...]
+
+
+def describe(path: Path, kind: str, sha256: str) -> MediaInfo:
+    """What the file says about itself: container tags for videos, EXIF for photos."""
+    return read_exif(path, sha256) if kind == "image" else probe_media(path, sha256)
+
+
+def ingest_staged(
+    archive: Archive, staged: Path, kind: MediaKind, sha256: str, ext: str, hashers: Sequence[Hasher]
+) -> Ingested:
+    """Describe and fingerprint a verified file in staging, then move it to its content address.
+
+    What is measured is exactly the bytes that are kept.  A file that cannot be described or
+    decoded raises before anything is moved, so bad input never enters the archive.
+    """
+    info = describe(staged, kind, sha256)
+    frames = sample_frames(staged, kind, archive.settings.sampling)
+    fingerprints = fingerprint_frames(sha256, frames, hashers, archive.settings.sampling.rate_hz)
+    size_bytes = staged.stat().st_size
+    rel = store.commit_media(archive.root, staged, sha256, ext)
+    media = MediaFile(sha256=sha256, path=rel, size_bytes=size_bytes, kind=kind, ext=ext)
+    return Ingested(media, info, tuple(fingerprints))
