@@ -12,11 +12,26 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ArchiveError
-from .models import ArchivedMedia, Box, Fingerprint, MediaFile, MediaInfo, to_jsonable, utc_iso
+from .hashing import HASHERS
+from .models import (
+    ArchivedMedia,
+    Box,
+    Capture,
+    Fingerprint,
+    MediaFile,
+    MediaInfo,
+    Timestamp,
+    to_jsonable,
+    utc_iso,
+)
+
+if TYPE_CHECKING:
+    from .pipeline.ingest import Ingested
 
 FINGERPRINT_LAYOUT = 1
 
@@ -58,6 +73,54 @@ MIGRATIONS: tuple[str, ...] = (
         content_box TEXT,
         created_at TEXT NOT NULL,
         UNIQUE (sha256, hasher, rate_hz)
+    );
+    """,
+    # 2: captures of web posts, and batches of URLs whose jobs survive a killed run.
+    """
+    CREATE TABLE captures (
+        id INTEGER PRIMARY KEY,
+        capture_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        webpage_url TEXT,
+        extractor TEXT,
+        platform_id TEXT,
+        uploader TEXT,
+        uploader_id TEXT,
+        channel TEXT,
+        title TEXT,
+        description TEXT,
+        duration_s REAL,
+        view_count INTEGER,
+        like_count INTEGER,
+        published_at TEXT,
+        published_precision TEXT,
+        published_source TEXT,
+        captured_at TEXT NOT NULL,
+        tool_versions TEXT NOT NULL,
+        final_url TEXT,
+        http_status INTEGER,
+        sha256 TEXT NOT NULL REFERENCES media(sha256),
+        folder TEXT NOT NULL,
+        files TEXT NOT NULL
+    );
+    CREATE INDEX captures_by_id ON captures (capture_id);
+    CREATE INDEX captures_by_media ON captures (sha256);
+    CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        size INTEGER NOT NULL
+    );
+    CREATE TABLE jobs (
+        batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+        position INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        capture_id TEXT,
+        error_kind TEXT,
+        error_message TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (batch_id, position)
     );
     """,
 )
@@ -133,31 +196,36 @@ class Catalog:
         source_path: str,
     ) -> None:
         """Write a media file, its info, its fingerprints and its source in one transaction."""
-        added_at = utc_iso(now_utc())
         with self._transaction():
-            self.db.execute(
-                "INSERT OR IGNORE INTO media (sha256, kind, ext, path, size_bytes, original_name, duration_s,"
-                " width, height, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    media.sha256,
-                    media.kind,
-                    media.ext,
-                    str(media.path),
-                    media.size_bytes,
-                    Path(source_path).name,
-                    info.duration_s,
-                    info.width,
-                    info.height,
-                    added_at,
-                ),
-            )
-            self.db.execute(
-                "INSERT OR REPLACE INTO media_info (sha256, info_json) VALUES (?, ?)",
-                (media.sha256, json.dumps(to_jsonable(info), sort_keys=True)),
-            )
-            for fp in fingerprints:
-                self._insert_fingerprint(fp, added_at)
-            self.add_source(media.sha256, source_path, added_at)
+            self._record_media(media, info, fingerprints, source_path)
+
+    def _record_media(
+        self, media: MediaFile, info: MediaInfo, fingerprints: Iterable[Fingerprint], source_path: str
+    ) -> None:
+        added_at = utc_iso(now_utc())
+        self.db.execute(
+            "INSERT OR IGNORE INTO media (sha256, kind, ext, path, size_bytes, original_name, duration_s,"
+            " width, height, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                media.sha256,
+                media.kind,
+                media.ext,
+                str(media.path),
+                media.size_bytes,
+                Path(source_path).name,
+                info.duration_s,
+                info.width,
+                info.height,
+                added_at,
+            ),
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO media_info (sha256, info_json) VALUES (?, ?)",
+            (media.sha256, json.dumps(to_jsonable(info), sort_keys=True)),
+        )
+        for fp in fingerprints:
+            self._insert_fingerprint(fp, added_at)
+        self.add_source(media.sha256, source_path, added_at)
 
     def add_source(self, sha256: str, source_path: str, added_at: str | None = None) -> None:
         self.db.execute(
@@ -182,6 +250,118 @@ class Catalog:
                 box,
                 created_at,
             ),
+        )
+
+    def record_capture(self, capture: Capture, folder: str, ingested: Ingested | None) -> None:
+        """A capture and, when its media is new, the media too: one transaction."""
+        with self._transaction():
+            if ingested is not None:
+                self._record_media(ingested.media, ingested.info, ingested.fingerprints, capture.url)
+            published = capture.published_at
+            self.db.execute(
+                "INSERT INTO captures (capture_id, url, webpage_url, extractor, platform_id, uploader,"
+                " uploader_id, channel, title, description, duration_s, view_count, like_count, published_at,"
+                " published_precision, published_source, captured_at, tool_versions, final_url, http_status,"
+                " sha256, folder, files) VALUES (" + ", ".join("?" * 23) + ")",
+                (
+                    capture.capture_id,
+                    capture.url,
+                    capture.webpage_url,
+                    capture.extractor,
+                    capture.platform_id,
+                    capture.uploader,
+                    capture.uploader_id,
+                    capture.channel,
+                    capture.title,
+                    capture.description,
+                    capture.duration_s,
+                    capture.view_count,
+                    capture.like_count,
+                    utc_iso(published.value) if published else None,
+                    published.precision if published else None,
+                    published.source if published else None,
+                    utc_iso(capture.captured_at),
+                    json.dumps(capture.tool_versions),
+                    capture.final_url,
+                    capture.http_status,
+                    capture.sha256,
+                    folder,
+                    json.dumps(capture.files),
+                ),
+            )
+            self.add_source(capture.sha256 or "", capture.url)
+
+    def captures(
+        self, *, capture_id: str | None = None, sha256: str | None = None, url: str | None = None
+    ) -> list[Capture]:
+        """Captures by capture id, by media, or by the URL given or the page URL; oldest first."""
+        if capture_id is not None:
+            where, values = "capture_id = ?", (capture_id,)
+        elif sha256 is not None:
+            where, values = "sha256 = ?", (sha256,)
+        else:
+            where, values = "url = ? OR webpage_url = ?", (url, url)
+        rows = self.db.execute(
+            f"SELECT * FROM captures WHERE {where} ORDER BY captured_at, id", values
+        ).fetchall()
+        return [_capture(row) for row in rows]
+
+    @staticmethod
+    def has_capture(path: Path, capture_id: str) -> bool:
+        """From any thread: has this post been captured before? (own connection)"""
+        if not path.exists():
+            return False
+        db = sqlite3.connect(path, timeout=30.0)
+        try:
+            row = db.execute("SELECT 1 FROM captures WHERE capture_id = ? LIMIT 1", (capture_id,)).fetchone()
+        except sqlite3.OperationalError:  # a catalog from before captures existed
+            return False
+        finally:
+            db.close()
+        return row is not None
+
+    # -- batches ---------------------------------------------------------------------------------
+
+    def open_batch(self, batch_id: str, urls: list[str]) -> dict[int, tuple[str, str | None]]:
+        """Create the batch, or resume it: jobs left `running` by a killed run go back to `queued`.
+
+        Returns {position: (state, capture_id)} for every job.
+        """
+        now = utc_iso(now_utc())
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO batches (batch_id, started_at, size) VALUES (?, ?, ?)",
+                (batch_id, now, len(urls)),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO jobs (batch_id, position, url, state, updated_at)"
+                " VALUES (?, ?, ?, 'queued', ?)",
+                [(batch_id, position, url, now) for position, url in enumerate(urls)],
+            )
+            self.db.execute(
+                "UPDATE jobs SET state = 'queued', updated_at = ? WHERE batch_id = ? AND state = 'running'",
+                (now, batch_id),
+            )
+        rows = self.db.execute(
+            "SELECT position, state, capture_id FROM jobs WHERE batch_id = ?", (batch_id,)
+        ).fetchall()
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def set_job(
+        self,
+        batch_id: str,
+        position: int,
+        state: str,
+        *,
+        capture_id: str | None = None,
+        error_kind: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        attempts = ", attempts = attempts + 1" if state == "running" else ""
+        self.db.execute(
+            f"UPDATE jobs SET state = ?, capture_id = COALESCE(?, capture_id), error_kind = ?,"
+            f" error_message = ?, updated_at = ?{attempts} WHERE batch_id = ? AND position = ?",
+            (state, capture_id, error_kind, error_message, utc_iso(now_utc()), batch_id, position),
         )
 
     def list_media(self) -> list[ArchivedMedia]:
@@ -264,21 +444,55 @@ def _archived_media(row: sqlite3.Row) -> ArchivedMedia:
     )
 
 
+def _capture(row: sqlite3.Row) -> Capture:
+    published = None
+    if row["published_at"]:
+        published = Timestamp(
+            value=datetime.fromisoformat(row["published_at"].replace("Z", "+00:00")),
+            precision=row["published_precision"],
+            source=row["published_source"],
+        )
+    return Capture(
+        capture_id=row["capture_id"],
+        url=row["url"],
+        webpage_url=row["webpage_url"],
+        extractor=row["extractor"],
+        platform_id=row["platform_id"],
+        uploader=row["uploader"],
+        uploader_id=row["uploader_id"],
+        channel=row["channel"],
+        title=row["title"],
+        description=row["description"],
+        duration_s=row["duration_s"],
+        view_count=row["view_count"],
+        like_count=row["like_count"],
+        published_at=published,
+        captured_at=datetime.fromisoformat(row["captured_at"].replace("Z", "+00:00")),
+        tool_versions=tuple(tuple(pair) for pair in json.loads(row["tool_versions"])),
+        final_url=row["final_url"],
+        http_status=row["http_status"],
+        sha256=row["sha256"],
+        files=tuple(tuple(pair) for pair in json.loads(row["files"])),
+        folder=row["folder"],
+    )
+
+
 def _fingerprint(row: sqlite3.Row) -> Fingerprint:
     if row["layout"] != FINGERPRINT_LAYOUT:
         raise ArchiveError(
             f"fingerprint {row['id']} has layout {row['layout']}, which this version cannot read"
         )
     n = row["frame_count"]
+    # Bytes per hash from the hasher's size, so even a fingerprint without frames has the right shape.
+    hasher = HASHERS.get(row["hasher"])
+    hash_bytes = hasher.bits // 8 if hasher else len(row["hashes"]) // max(n, 1)
     box = json.loads(row["content_box"]) if row["content_box"] else None
     return Fingerprint(
         sha256=row["sha256"],
         hasher=row["hasher"],
         rate_hz=row["rate_hz"],
         times_ms=np.frombuffer(row["times_ms"], dtype="<i4").astype(np.int32),
-        hashes=np.frombuffer(row["hashes"], dtype=np.uint8).reshape(n, -1)
-        if n
-        else np.zeros((0, 8), np.uint8),
+        hashes=np.frombuffer(row["hashes"], dtype=np.uint8).reshape(n, hash_bytes),
         quality=np.frombuffer(row["quality"], dtype=np.uint8),
         content_box=Box(**box) if box else None,
     )

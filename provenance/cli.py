@@ -96,8 +96,8 @@ def add(state: _State, paths: tuple[str, ...], jobs: int | None, as_json: bool) 
     Adding a file that is already there reports `exists` and stores nothing twice.
     """
     counts = {"added": 0, "exists": 0, "failed": 0}
-    with state.open() as archive, progress_bar("adding", not as_json and err.is_terminal) as on_event:
-        for result in pipeline.add_files(archive, paths, jobs=jobs, on_event=on_event):
+    with state.open() as opened, progress_bar("adding", not as_json and err.is_terminal) as on_event:
+        for result in pipeline.add_files(opened, paths, jobs=jobs, on_event=on_event):
             counts[result.status] += 1
             if result.error:
                 err.print(f"provenance: {result.error.message}", markup=False)
@@ -114,6 +114,67 @@ def add(state: _State, paths: tuple[str, ...], jobs: int | None, as_json: bool) 
 
 
 @cli.command()
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--input",
+    "-i",
+    "input_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A list of URLs: a .txt file (one per line) or a .csv file with a `url` column.",
+)
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=None, help="Downloads at once.")
+@click.option("--refresh", is_flag=True, help="Capture again posts already archived (kept beside the old).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per URL.")
+@click.pass_obj
+def archive(
+    state: _State,
+    urls: tuple[str, ...],
+    input_file: Path | None,
+    jobs: int | None,
+    refresh: bool,
+    as_json: bool,
+) -> None:
+    """Download posts with yt-dlp and keep them: media, platform info, thumbnails, SHA-256.
+
+    \b
+    Any site yt-dlp supports works. Each URL becomes a capture: who posted it, when the platform says
+    it was published (with the precision it gives), when it was captured and with which tools.
+    Archiving a post again reports `exists` without downloading; a batch that was killed resumes
+    when run again with the same list.
+    \b
+    Examples:
+      provenance archive https://example.org/watch?v=abc
+      provenance archive -i urls.txt --jobs 4
+      provenance archive -i urls.csv --json > results.jsonl
+    """
+    wanted = list(urls) + (pipeline.read_url_list(input_file) if input_file else [])
+    if not wanted:
+        raise click.UsageError("give URLs, or a list of them with --input FILE")
+    counts = {"archived": 0, "exists": 0, "failed": 0}
+    with state.open() as opened, progress_bar("archiving", not as_json and err.is_terminal) as on_event:
+        for result in pipeline.archive_urls(opened, wanted, jobs=jobs, refresh=refresh, on_event=on_event):
+            counts[result.status] += 1
+            if result.error:
+                err.print(f"provenance: {result.error.message}", markup=False)
+            if as_json:
+                emit_json(report.archive_record(result))
+            else:
+                record = report.archive_record(result)
+                when = record["published_at"] or "-"
+                out.print(
+                    f"{result.status:<8} {(record['sha256'] or '')[:12]:<12} {when:<20} {result.url}",
+                    markup=False,
+                )
+    if not as_json and sum(counts.values()) > 1:
+        err.print(
+            f"{counts['archived']} archived, {counts['exists']} already archived, {counts['failed']} failed"
+        )
+    if counts["failed"]:
+        ok = counts["archived"] + counts["exists"]
+        raise SystemExit(ExitCode.PARTIAL if ok else ExitCode.BAD_INPUT)
+
+
+@cli.command()
 @click.argument("target")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per matching media, best first.")
 @click.pass_obj
@@ -123,11 +184,11 @@ def match(state: _State, target: str, as_json: bool) -> None:
     Each match gives a score in [0, 1] (how much of the query or of the archived media the
     shared footage covers) and the aligned segments: query time ~ archived media time.
     """
-    with state.open() as archive:
-        resolved, matches = pipeline.find_matches(archive, target)
+    with state.open() as opened:
+        resolved, matches = pipeline.find_matches(opened, target)
         records = [
             report.match_record(
-                m, archive.catalog.get_media(m.ref_sha256), archive.catalog.sources(m.ref_sha256)
+                m, opened.catalog.get_media(m.ref_sha256), opened.catalog.sources(m.ref_sha256)
             )
             for m in matches
         ]
@@ -156,12 +217,17 @@ def match(state: _State, target: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_obj
 def info(state: _State, target: str, as_json: bool) -> None:
-    """Show what a file (or archived sha256) says about itself: streams, tags, time, place, device."""
-    with state.open() as archive:
-        resolved, media_info = pipeline.media_info(archive, target)
-        sources = archive.catalog.sources(resolved.sha256) if resolved.archived else []
+    """Show what a file, archived URL or sha256 says about itself: streams, tags, time, place, device,
+    and the captures of it in the archive."""
+    with state.open() as opened:
+        resolved, media_info = pipeline.media_info(opened, target)
+        sources = opened.catalog.sources(resolved.sha256) if resolved.archived else []
     record = report.info_record(
-        media_info, path=resolved.path, archived=resolved.archived is not None, sources=sources
+        media_info,
+        path=resolved.path,
+        archived=resolved.archived is not None,
+        sources=sources,
+        captures=resolved.captures,
     )
     if as_json:
         emit_json(record)
@@ -183,6 +249,19 @@ def info(state: _State, target: str, as_json: bool) -> None:
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)
+    if record["captures"]:
+        captures = Table(
+            "published", "precision", "uploader", "url", "captured", title="captures", title_justify="left"
+        )
+        for c in record["captures"]:
+            captures.add_row(
+                c["published_at"] or "-",
+                c["published_precision"] or "-",
+                c["uploader"] or "-",
+                c["url"],
+                c["captured_at"],
+            )
+        out.print(captures)
     if record["raw_tags"]:
         tags = Table("tag", "value", title="raw tags", title_justify="left")
         for key, value in record["raw_tags"].items():
@@ -195,11 +274,11 @@ def info(state: _State, target: str, as_json: bool) -> None:
 @click.pass_obj
 def list_media(state: _State, as_json: bool) -> None:
     """List the media in the archive, oldest first."""
-    with state.open() as archive:
-        media = archive.catalog.list_media()
+    with state.open() as opened:
+        media = opened.catalog.list_media()
         if as_json:
             for item in media:
-                emit_json(report.media_record(item, archive.root))
+                emit_json(report.media_record(item, opened.root))
             return
     table = Table("sha256", "kind", "name", "duration", "size", "fingerprints", "added")
     for item in media:
@@ -214,7 +293,7 @@ def list_media(state: _State, as_json: bool) -> None:
             item.added_at.strftime("%Y-%m-%d %H:%M"),
         )
     out.print(table)
-    err.print(f"{len(media)} media in {archive.root}")
+    err.print(f"{len(media)} media in {opened.root}")
 
 
 @cli.command()

@@ -63,8 +63,14 @@ _HINTS = {
     "unsupported": "yt-dlp cannot archive this address",
     "bad_media": "retry, or archive another copy of the video",
 }
-_HTTP_KINDS = {404: "not_found", 410: "not_found", 401: "private", 403: "private", 429: "rate_limited",
-               451: "geo_blocked"}
+_HTTP_KINDS = {
+    404: "not_found",
+    410: "not_found",
+    401: "private",
+    403: "private",
+    429: "rate_limited",
+    451: "geo_blocked",
+}
 # Checked in this order on the text of extractor errors that carry no HTTP status.
 _MESSAGE_KINDS = (
     ("rate_limited", re.compile(r"too many requests|rate[- ]?limit")),
@@ -125,8 +131,13 @@ class _RecordingYoutubeDL(yt_dlp.YoutubeDL):
         return response
 
 
-def fetch(url: str, workdir: Path, opts: DownloadSettings, *,
-          on_event: Callable[[DownloadProgress], None] | None = None) -> Downloaded:
+def fetch(
+    url: str,
+    workdir: Path,
+    opts: DownloadSettings,
+    *,
+    on_event: Callable[[DownloadProgress], None] | None = None,
+) -> Downloaded:
     """Download one video post into `workdir`; partial files stay there for the caller to delete."""
     workdir.mkdir(parents=True, exist_ok=True)
     captured_at = datetime.now(UTC)
@@ -198,9 +209,15 @@ def normalise_url(url: str) -> str:
 def _base_params(opts: DownloadSettings) -> dict[str, Any]:
     params: dict[str, Any] = {
         "format": opts.format,
-        "retries": opts.retries, "fragment_retries": opts.fragment_retries, "extractor_retries": opts.retries,
-        "socket_timeout": opts.socket_timeout_s, "noplaylist": True,
-        "quiet": True, "no_warnings": True, "noprogress": True, "color": "no_color",
+        "retries": opts.retries,
+        "fragment_retries": opts.fragment_retries,
+        "extractor_retries": opts.retries,
+        "socket_timeout": opts.socket_timeout_s,
+        "noplaylist": True,
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "color": "no_color",
         "logger": _YtdlpLog(),
         "cachedir": False,  # nothing of ours outside the archive
         "ffmpeg_location": imageio_ffmpeg.get_ffmpeg_exe(),
@@ -219,14 +236,18 @@ def _base_params(opts: DownloadSettings) -> dict[str, Any]:
     return params
 
 
-def _file_params(workdir: Path, url: str,
-                 on_event: Callable[[DownloadProgress], None] | None) -> dict[str, Any]:
+def _file_params(
+    workdir: Path, url: str, on_event: Callable[[DownloadProgress], None] | None
+) -> dict[str, Any]:
     hooks = [] if on_event is None else [lambda d: on_event(_progress(url, d))]
     return {
         "paths": {"home": str(workdir), "temp": str(workdir)},
         # Fixed names: titles and ids come from the site and may be hostile ("../", "<script>").
-        "outtmpl": {"default": f"{MEDIA_STEM}.%(ext)s", "thumbnail": "thumbnail.%(ext)s",
-                    "description": "description.%(ext)s"},
+        "outtmpl": {
+            "default": f"{MEDIA_STEM}.%(ext)s",
+            "thumbnail": "thumbnail.%(ext)s",
+            "description": "description.%(ext)s",
+        },
         "writethumbnail": True,
         "writedescription": True,
         "overwrites": True,  # a stale media.* in a reused workdir must not pass as this download
@@ -238,8 +259,9 @@ def _file_params(workdir: Path, url: str,
 
 def _progress(url: str, d: dict[str, Any]) -> DownloadProgress:
     total = d.get("total_bytes") or d.get("total_bytes_estimate")
-    return DownloadProgress(url, int(d.get("downloaded_bytes") or 0), int(total) if total else None,
-                            str(d.get("status")))
+    return DownloadProgress(
+        url, int(d.get("downloaded_bytes") or 0), int(total) if total else None, str(d.get("status"))
+    )
 
 
 def _call(url: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -254,8 +276,11 @@ def _call(url: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> dict
 
 def _refuse_playlist(url: str, info: dict[str, Any]) -> None:
     if info.get("_type") in _PLAYLIST_TYPES:
-        raise DownloadError(f"{url}: is a playlist, not one post", kind="unsupported",
-                            hint="archive its entries one by one; download.expand lists them")
+        raise DownloadError(
+            f"{url}: is a playlist, not one post",
+            kind="unsupported",
+            hint="archive its entries one by one; download.expand lists them",
+        )
 
 
 def _entry_url(entry: dict[str, Any]) -> str | None:
@@ -332,10 +357,12 @@ def _check_decodes(url: str, path: Path) -> None:
                     return
     except av.FFmpegError as exc:
         why = getattr(exc, "strerror", None) or exc  # without the work folder's path
-        raise DownloadError(f"{url}: the downloaded file does not decode ({why})",
-                            hint=_HINTS["bad_media"], kind="bad_media") from exc
-    raise DownloadError(f"{url}: the downloaded file has no decodable frame",
-                        hint=_HINTS["bad_media"], kind="bad_media")
+        raise DownloadError(
+            f"{url}: the downloaded file does not decode ({why})", hint=_HINTS["bad_media"], kind="bad_media"
+        ) from exc
+    raise DownloadError(
+        f"{url}: the downloaded file has no decodable frame", hint=_HINTS["bad_media"], kind="bad_media"
+    )
 
 
 def _side_files(workdir: Path) -> list[Path]:
@@ -371,19 +398,32 @@ def _published_at(info: dict[str, Any]) -> Timestamp | None:
     return stamp or from_yyyymmdd(info.get("upload_date"))
 
 
-def _capture(url: str, info: dict[str, Any], captured_at: datetime, *,
-             final_url: str | None, http_status: int | None) -> Capture:
+def _capture(
+    url: str, info: dict[str, Any], captured_at: datetime, *, final_url: str | None, http_status: int | None
+) -> Capture:
     def get(key: str, kind: type = str) -> Any:
         value = info.get(key)
         return None if value is None else kind(value)
 
     return Capture(
-        capture_id=capture_id(info), url=url, webpage_url=get("webpage_url"), extractor=get("extractor_key"),
-        platform_id=get("id"), uploader=get("uploader"), uploader_id=get("uploader_id"),
-        channel=get("channel"), title=get("title"), description=get("description"),
-        duration_s=get("duration", float), view_count=get("view_count", int),
-        like_count=get("like_count", int), published_at=_published_at(info), captured_at=captured_at,
-        tool_versions=tool_versions(), final_url=final_url, http_status=http_status,
+        capture_id=capture_id(info),
+        url=url,
+        webpage_url=get("webpage_url"),
+        extractor=get("extractor_key"),
+        platform_id=get("id"),
+        uploader=get("uploader"),
+        uploader_id=get("uploader_id"),
+        channel=get("channel"),
+        title=get("title"),
+        description=get("description"),
+        duration_s=get("duration", float),
+        view_count=get("view_count", int),
+        like_count=get("like_count", int),
+        published_at=_published_at(info),
+        captured_at=captured_at,
+        tool_versions=tool_versions(),
+        final_url=final_url,
+        http_status=http_status,
     )
 
 
@@ -395,5 +435,9 @@ def _ffmpeg_version() -> str:
 def tool_versions() -> tuple[tuple[str, str], ...]:
     from . import __version__  # at call time: the package may import this module while it initialises
 
-    return (("provenance", __version__), ("yt-dlp", yt_dlp.version.__version__),
-            ("ffmpeg", _ffmpeg_version()), ("av", av.__version__))
+    return (
+        ("provenance", __version__),
+        ("yt-dlp", yt_dlp.version.__version__),
+        ("ffmpeg", _ffmpeg_version()),
+        ("av", av.__version__),
+    )

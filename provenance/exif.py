@@ -92,8 +92,6 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
     )
 
 
-
-
 @cache
 def heif_supported() -> bool:
     """Register pillow-heif's HEIF/HEIC opener with Pillow once; False when the [heic] extra is absent."""

@@ -133,4 +133,7 @@ def sample_frames(path: Path, kind: MediaKind, opts: SamplingSettings) -> list[F
     """All sampled frames of a file: a photo gives one, a video one per 1/rate_hz seconds."""
     if kind == "image":
         return [read_image(path, opts)]
-    return list(sample_video(path, opts))
+    frames = list(sample_video(path, opts))
+    if not frames:  # e.g. every decoded frame lacked a presentation time
+        raise CorruptMediaError(f"{path}: no frame with a presentation time could be decoded")
+    return frames

@@ -1,25 +1,22 @@
 """Shots and keyframes: where the picture changes, and the sharpest frame of each shot.
 
-PyAV decodes with threads and scales every frame down inside the decoder's scaler; OpenCV then
-describes each frame by an HSV histogram, a tiny grey thumbnail, its contrast and its sharpness.
-A shot boundary is, strongest evidence first:
-
-* a cut: the change between two consecutive frames stands far above the change around it (the
-  local median), so a handheld pan, where every frame changes a lot, is not a cut;
-* a fade through a flat frame (black, white, one colour) between two different pictures;
-* a dissolve: the pictures half a second before and after differ much more than the same span
-  does on either side (a sustained change that starts and stops).
-
-A candidate closer than ``min_shot_s`` to a stronger one, or to either end, is dropped.  The
-keyframe of a shot is its sharpest non-flat frame (variance of the Laplacian), away from fades
-and dissolves, whose double exposures look sharp to a Laplacian.
+A boundary is, strongest evidence first: a cut (a frame-to-frame change far above the change around
+it, so a handheld pan is not a cut), a fade through a flat frame, or a dissolve (a change across one
+second, well above the same span either side, whose middle frame blends its ends).  Boundaries
+nearer than ``min_shot_s`` to a stronger one or to either end are dropped.  A shot's keyframe is its
+sharpest non-flat frame (variance of the Laplacian) outside fades and dissolves.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import math
+import os
+import secrets
+import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -27,41 +24,42 @@ import av
 import av.error
 import cv2
 import numpy as np
+from av.container import InputContainer
 from av.stream import Disposition
 from av.video.reformatter import VideoReformatter
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from .errors import BadInputError, CorruptMediaError, NotMediaError
+from .errors import ArchiveError, BadInputError, CorruptMediaError, NotMediaError, UsageError
 from .models import Keyframe
 from .settings import KeyframeSettings
+from .store import require_file
 
 Transition = Literal["start", "cut", "fade", "dissolve"]
 
-# Grey levels varying less than this (std, 0-255) make a flat frame (black, white, one colour);
-# the same value as HashSettings.flat_std, which asks the same question of sampled frames.
+# Grey std (0-255) under which a frame is flat: black, white, one colour (as HashSettings.flat_std).
 FLAT_STD = 6.0
-# Pixel differences are taken on a 32x18 grey thumbnail: coarse enough to ignore grain and shake,
-# small enough (576 bytes) to keep one per frame of an hour-long video.
+BAR_LEVEL = 24  # rows and columns never brighter than this are black bars
+# Grey thumbnail for pixel differences: ignores grain and shake, 576 bytes a frame for a whole hour.
 TINY_SIZE = (32, 18)
-HSV_BINS = ((0, 16, 180), (1, 8, 256), (2, 8, 256))  # (channel, bins, range): hue finer than the rest
-# The colour histogram only helps: it jumps in fades (dark pixels change bins fast) and with hue shifts.
+HSV_BINS = ((0, 16, 180), (1, 8, 256), (2, 8, 256))  # (channel, bins, range)
+# The histogram only helps: it jumps in fades (dark pixels change bins fast) and with hue shifts.
 COLOUR_WEIGHT = 0.25
-# A consecutive-frame change must be this many times the local median to be a cut (PySceneDetect's
-# AdaptiveDetector uses 3 too); the median runs over this many seconds either side.
+# A cut's change must be this many times what the picture does anyway (as PySceneDetect's adaptive
+# detector), judged over this many seconds either side.
 CUT_RATIO = 3.0
 MEDIAN_HALF_S = 1.0
-# A dissolve is looked for between frames this far either side of its middle, and must change the
-# picture this many times more than the same span before and after it does.
+# A dissolve compares frames this far either side of its middle; that change must be this many times
+# the same span's just before and after.  Its middle frame must be a blend of the two ends: both
+# least-squares weights >= BLEND_MIN_WEIGHT, residual share <= BLEND_MAX_RESIDUAL, and contrast at
+# most BLEND_MAX_DIP of theirs (mixing two unrelated pictures half and half keeps ~0.71).  Measured on
+# ../shared/media: pans, zooms and walking cameras keep 0.98-1.03, dissolves 0.71-0.92.
 DISSOLVE_HALF_S = 0.5
 DISSOLVE_RATIO = 2.0
-# ... and its middle frame must be a blend of the two ends: both least-squares weights at least this,
-# what the blend leaves unexplained at most this share, and its contrast at most this share of theirs
-# (two uncorrelated pictures mixed half and half keep ~0.71).  On ../shared/media, pans, zooms and
-# walking cameras fail the contrast test (0.98-1.03); the dissolves measured 0.71-0.92.
-BLEND_MIN_WEIGHT = 0.2
-BLEND_MAX_RESIDUAL = 0.35
-BLEND_MAX_DIP = 0.95
+BLEND_MIN_WEIGHT, BLEND_MAX_RESIDUAL, BLEND_MAX_DIP = 0.2, 0.35, 0.95
+CAPTION_PX = 24  # caption band under each contact-sheet tile
 _RANK: dict[Transition, int] = {"cut": 0, "fade": 1, "dissolve": 2}
-_SKIP = Disposition.attached_pic | Disposition.still_image | Disposition.dependent
+_NOT_MOVING = int(Disposition.attached_pic | Disposition.still_image | Disposition.dependent)
+_MAGIC = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"RIFF", b"\x1aE\xdf\xa3", b"OggS")  # containers
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,84 +81,48 @@ class _Boundary(NamedTuple):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Track:
-    """What the analysis keeps of every decoded frame."""
-
     t_ms: np.ndarray  # int64 (n,)
     hist: np.ndarray  # float32 (n, 32), each channel's bins sum to 1
     tiny: np.ndarray  # uint8 (n, 576)
-    std: np.ndarray  # float32 (n,), grey contrast
-    sharp: np.ndarray  # float32 (n,), variance of the Laplacian
-
-    @property
-    def fps(self) -> float:
-        steps = np.diff(self.t_ms)
-        steps = steps[steps > 0]
-        return 1000.0 / float(np.median(steps)) if steps.size else 25.0
-
-
-# ---------------------------------------------------------------- opening and decoding
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise BadInputError(f"{path}: no such file", hint="check the path")
-    if not path.is_file():
-        raise BadInputError(f"{path}: not a file", hint="give a video file")
-    if path.stat().st_size == 0:
-        raise NotMediaError(f"{path}: empty file", hint="give a video file")
-
-
-def _unopenable(path: Path, exc: Exception) -> BadInputError:
-    # FFmpeg says "invalid data" for both; a known container signature means the file was meant to be
-    # a video and is damaged (typically truncated before the moov atom).
-    with contextlib.suppress(OSError), path.open("rb") as fh:
-        head = fh.read(16)
-        if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] in (
-            b"RIFF", b"\x1aE\xdf\xa3", b"OggS", b"FLV\x01"
-        ):
-            return CorruptMediaError(f"{path}: damaged or truncated video ({exc})", hint="re-download it")
-    return NotMediaError(f"{path}: not a video FFmpeg can read", hint="give a video file")
+    std: np.ndarray  # (n,) grey contrast
+    sharp: np.ndarray  # (n,) variance of the Laplacian
+    fps: float
 
 
 @contextlib.contextmanager
-def _open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
-    _check_file(path)
+def _open_video(path: Path) -> Iterator[tuple[InputContainer, av.VideoStream]]:
+    require_file(path)
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise _unopenable(path, exc) from None
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if head[4:8] in _MAGIC or head[:4] in _MAGIC:  # meant to be a video, so damaged
+            raise CorruptMediaError(f"{path}: damaged or truncated video ({exc})") from None
+        raise NotMediaError(f"{path}: not a video FFmpeg can read") from None
     try:
         fmt = container.format.name
-        streams = [s for s in container.streams.video if not int(s.disposition) & int(_SKIP)]
-        if fmt == "image2" or fmt.endswith("_pipe") or (container.streams.video and not streams):
+        moving = [s for s in container.streams.video if not int(s.disposition) & _NOT_MOVING]
+        if fmt == "image2" or fmt.endswith("_pipe") or (container.streams.video and not moving):
             raise NotMediaError(f"{path}: a still image, not a video", hint="keyframes are for videos")
-        if not streams:
-            raise NotMediaError(f"{path}: no video stream", hint="give a video file")
-        streams[0].thread_type = "AUTO"  # frame and slice threads: decoding is the cost floor
-        yield container, streams[0]
+        if not moving:
+            raise NotMediaError(f"{path}: no video stream")
+        moving[0].thread_type = "AUTO"  # frame and slice threads: decoding is the cost floor
+        yield container, moving[0]
     finally:
         container.close()
 
 
-def _frames(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+def _frames(container: InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
     """Decoded frames; a damaged packet is skipped and a damaged tail ends the stream, never raises."""
     packets = container.demux(stream)
     while True:
         try:
             packet = next(packets)
-        except StopIteration:
-            return
-        except av.error.FFmpegError:
-            return  # truncated or damaged container: keep what was decoded so far
-        try:
-            decoded = packet.decode()
-        except (av.error.FFmpegError, ValueError):
-            continue
-        yield from decoded
-
-
-def _time_ms(frame: av.VideoFrame) -> int | None:
-    return None if frame.time is None else round(frame.time * 1000)
+        except (StopIteration, av.error.FFmpegError):
+            return  # the end, or a truncated container: keep what was decoded so far
+        with contextlib.suppress(av.error.FFmpegError, ValueError):
+            yield from packet.decode()
 
 
 def _fit(width: int, height: int, side: int) -> tuple[int, int]:
@@ -168,61 +130,41 @@ def _fit(width: int, height: int, side: int) -> tuple[int, int]:
     return max(2, round(width * scale)), max(2, round(height * scale))
 
 
-def _describe(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    hist = np.concatenate([cv2.calcHist([hsv], [c], None, [n], [0, r]).ravel() for c, n, r in HSV_BINS])
-    hist *= 3.0 / max(float(hist.sum()), 1.0)
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    tiny = cv2.resize(grey, TINY_SIZE, interpolation=cv2.INTER_AREA).ravel()
-    return hist, tiny, float(grey.std()), float(cv2.Laplacian(grey, cv2.CV_32F).var())
-
-
-def _smooth(hist: np.ndarray) -> np.ndarray:
-    """Spread each bin over its neighbours (hue circularly), so a slight shift does not jump a bin."""
-    out = np.empty_like(hist)
-    start = 0
-    for channel, bins, _ in HSV_BINS:
-        part = hist[:, start : start + bins]
-        if channel == 0:
-            left, right = np.roll(part, 1, axis=1), np.roll(part, -1, axis=1)
-        else:
-            padded = np.pad(part, ((0, 0), (1, 1)), mode="edge")
-            left, right = padded[:, :-2], padded[:, 2:]
-        out[:, start : start + bins] = 0.5 * part + 0.25 * (left + right)
-        start += bins
-    return out
-
-
 def _analyse(path: Path, opts: KeyframeSettings) -> _Track:
     times: list[int] = []
     rows: list[tuple[np.ndarray, np.ndarray, float, float]] = []
-    # One scaler for the whole file: frame.reformat() would set up a new one per frame (~2 ms at 720p).
-    scaler = VideoReformatter()
+    scaler = VideoReformatter()  # one for the file: frame.reformat() builds a scaler per frame (~2 ms)
     with _open_video(path) as (container, stream):
         size: tuple[int, int] | None = None
         for frame in _frames(container, stream):
-            t_ms = _time_ms(frame)
-            if t_ms is None or (times and t_ms <= times[-1]):
-                continue  # no timestamp, or a repeat: it could not be exported by time anyway
+            t_ms = -1 if frame.time is None else round(frame.time * 1000)
+            if t_ms < 0 or (times and t_ms <= times[-1]):
+                continue  # no time, or not after the last: it could not be exported by its time
             size = size or _fit(frame.width, frame.height, opts.analysis_side)
             try:
-                small = scaler.reformat(frame, size[0], size[1], "bgr24", interpolation="AREA")
+                bgr = scaler.reformat(frame, size[0], size[1], "bgr24", interpolation="AREA").to_ndarray()
             except (av.error.FFmpegError, ValueError):
                 continue
+            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            tiny = cv2.resize(grey, TINY_SIZE, interpolation=cv2.INTER_AREA).ravel()
+            # the rest inside black bars (letterbox, pillarbox): their edges would pass for detail
+            ys, xs = (np.flatnonzero(grey.max(axis=axis) > BAR_LEVEL) for axis in (1, 0))
+            if ys.size and xs.size and ys[-1] - ys[0] > size[1] // 4 and xs[-1] - xs[0] > size[0] // 4:
+                bgr, grey = (a[ys[0] + 1 : ys[-1], xs[0] + 1 : xs[-1]] for a in (bgr, grey))
+            hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+            hist = np.concatenate(
+                [cv2.calcHist([hsv], [c], None, [k], [0, r]).ravel() for c, k, r in HSV_BINS]
+            )
+            sharpness = float(cv2.Laplacian(grey, cv2.CV_32F).var())
             times.append(t_ms)
-            rows.append(_describe(small.to_ndarray()))
+            rows.append((hist * 3.0 / hist.sum(), tiny, float(grey.std()), sharpness))
     if not times:
         raise CorruptMediaError(f"{path}: no video frame could be decoded", hint="the file may be damaged")
-    return _Track(
-        t_ms=np.asarray(times, dtype=np.int64),
-        hist=_smooth(np.stack([r[0] for r in rows]).astype(np.float32)),
-        tiny=np.stack([r[1] for r in rows]),
-        std=np.asarray([r[2] for r in rows], dtype=np.float32),
-        sharp=np.asarray([r[3] for r in rows], dtype=np.float32),
-    )
-
-
-# ---------------------------------------------------------------- boundaries
+    steps = np.diff(times)
+    steps = steps[steps > 0]
+    hist, tiny, std, sharp = (np.asarray(column) for column in zip(*rows, strict=True))
+    fps = 1000.0 / float(np.median(steps)) if steps.size else 25.0
+    return _Track(np.asarray(times, dtype=np.int64), hist, tiny, std, sharp, fps)
 
 
 def _standard(tiny: np.ndarray) -> np.ndarray:
@@ -233,20 +175,19 @@ def _standard(tiny: np.ndarray) -> np.ndarray:
 
 
 def _change(track: _Track, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """How different frames a[k] and b[k] are, 0-1, mostly from the standardised grey thumbnails."""
+    """How different frames a[k] and b[k] are, 0-1, mostly from the standardised thumbnails."""
     out = np.empty(a.shape[0], dtype=np.float32)
     for lo in range(0, a.shape[0], 4096):  # in blocks: float thumbnails of an hour would be ~250 MB
         ia, ib = a[lo : lo + 4096], b[lo : lo + 4096]
         colour = np.abs(track.hist[ia] - track.hist[ib]).sum(axis=1) / 6.0
         # mean |za - zb| of two unrelated pictures is about 1.1 (2/sqrt(pi) for independent pixels)
-        pixels = np.minimum(1.0, np.abs(_standard(track.tiny[ia]) - _standard(track.tiny[ib])).mean(axis=1) / 1.1)
-        out[lo : lo + 4096] = COLOUR_WEIGHT * colour + (1.0 - COLOUR_WEIGHT) * pixels
+        pixels = np.abs(_standard(track.tiny[ia]) - _standard(track.tiny[ib])).mean(axis=1) / 1.1
+        out[lo : lo + 4096] = COLOUR_WEIGHT * colour + (1.0 - COLOUR_WEIGHT) * np.minimum(1.0, pixels)
     return out
 
 
 def _window(values: np.ndarray, half: int, how: str) -> np.ndarray:
-    padded = np.pad(values, half, mode="edge")
-    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    view = np.lib.stride_tricks.sliding_window_view(np.pad(values, half, mode="edge"), 2 * half + 1)
     return np.median(view, axis=1) if how == "median" else view.max(axis=1)
 
 
@@ -255,14 +196,12 @@ def _cuts(track: _Track, opts: KeyframeSettings) -> list[_Boundary]:
     if n < 3:
         return []
     step = np.concatenate([[0.0], _change(track, np.arange(n - 1), np.arange(1, n)), [0.0]])
-    # What the picture does anyway around frame i: the local median (a pan, a crowd), or the smaller
-    # of the two neighbouring steps, which is large inside a fade but small beside a cut even when
-    # the cut has one blended frame.
+    # What the picture does anyway: the local median (a pan, a crowd), or the smaller neighbouring
+    # step, large inside a fade but small beside a cut even when the cut has one blended frame.
     local = _window(step[:-1], max(2, round(MEDIAN_HALF_S * track.fps)), "median")
-    beside = np.minimum(np.concatenate([[0.0], step[:-2]]), step[1:])
-    context = np.maximum(local, beside)
+    context = np.maximum(local, np.concatenate([[0.0], np.minimum(step[:-2], step[2:])]))
     step = step[:-1]
-    # beside a flat frame the standardised pixels are noise: cuts to and from black are fades' business
+    # beside a flat frame the standardised pixels are noise: cuts to and from black are fades
     solid = track.std >= FLAT_STD
     solid[1:] &= solid[:-1]
     hits = np.flatnonzero(solid & (step >= opts.cut_threshold) & (step >= CUT_RATIO * context))
@@ -271,31 +210,17 @@ def _cuts(track: _Track, opts: KeyframeSettings) -> list[_Boundary]:
 
 def _fades(track: _Track, opts: KeyframeSettings, half: int) -> list[_Boundary]:
     n = track.t_ms.shape[0]
-    flat = np.concatenate([[False], track.std < FLAT_STD, [False]])
-    edges = np.flatnonzero(np.diff(flat.astype(np.int8)))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], track.std < FLAT_STD, [0]]).astype(np.int8)))
     found: list[_Boundary] = []
     for start, stop in zip(edges[::2], edges[1::2], strict=True):  # flat run [start, stop)
         if start == 0 or stop == n:
             continue
-        # A dip to black that comes back to the same picture is not a new shot.
-        before, after = np.array([max(0, start - half)]), np.array([min(n - 1, stop - 1 + half)])
-        change = float(_change(track, before, after)[0])
-        if change >= opts.cut_threshold:
-            found += [_Boundary(int(stop), change, "fade"), _Boundary(int(start), change * 0.99, "fade")]
+        # a dip to black that comes back to the same picture is not a new shot
+        ends = np.array([max(0, start - half)]), np.array([min(n - 1, stop - 1 + half)])
+        change = float(_change(track, *ends)[0])
+        if change >= opts.cut_threshold:  # the new shot starts where the picture comes back
+            found.append(_Boundary(int(stop), change, "fade"))
     return found
-
-
-def _is_blend(track: _Track, i: int, half: int) -> bool:
-    """Is frame i a mix of the frames half a window before and after it, as in a dissolve?
-
-    In a dissolve the middle frame is a*before + b*after with both weights well above zero, and mixing
-    two different pictures lowers the contrast; camera motion and zooms give neither.
-    """
-    z = _standard(track.tiny[[i - half, i, i + half]])
-    weights, *_ = np.linalg.lstsq(z[[0, 2]].T, z[1], rcond=None)
-    residual = float(np.sum((z[1] - z[[0, 2]].T @ weights) ** 2) / max(float(np.sum(z[1] ** 2)), 1e-6))
-    dip = float(track.std[i]) / max(1e-3, 0.5 * float(track.std[i - half] + track.std[i + half]))
-    return bool(weights.min() >= BLEND_MIN_WEIGHT and residual <= BLEND_MAX_RESIDUAL and dip <= BLEND_MAX_DIP)
 
 
 def _dissolves(track: _Track, opts: KeyframeSettings, half: int) -> list[_Boundary]:
@@ -312,58 +237,169 @@ def _dissolves(track: _Track, opts: KeyframeSettings, half: int) -> list[_Bounda
     with np.errstate(invalid="ignore"):  # comparisons with NaN are False, as wanted
         peak = across >= _window(np.nan_to_num(across), half, "max")
         hits = np.flatnonzero(peak & (across >= opts.cut_threshold) & (across >= DISSOLVE_RATIO * sides))
-    return [_Boundary(int(i), float(across[i]), "dissolve") for i in hits if _is_blend(track, int(i), half)]
-
-
-def _boundaries(track: _Track, opts: KeyframeSettings, half: int) -> list[_Boundary]:
-    """All candidates, strongest kind first; each kept only if min_shot_s from the ends and the kept."""
-    candidates = _cuts(track, opts) + _fades(track, opts, half) + _dissolves(track, opts, half)
-    t, gap = track.t_ms, opts.min_shot_s * 1000
-    kept: list[_Boundary] = []
-    for c in sorted(candidates, key=lambda c: (_RANK[c.kind], -c.strength)):
-        at = t[c.index]
-        if at - t[0] < gap or t[-1] - at < gap or any(abs(at - t[k.index]) < gap for k in kept):
-            continue
-        kept.append(c)
-    return sorted(kept)
-
-
-# ---------------------------------------------------------------- shots and keyframes
-
-
-def _pick(track: _Track, lo: int, hi: int, avoid: np.ndarray, per_shot: int) -> list[int]:
-    """The sharpest frame of each of per_shot equal parts of the shot, preferring non-flat frames."""
-    frames = np.arange(lo, hi)
-    flat = track.std[frames] < FLAT_STD
-    for pool in (frames[~flat & ~avoid[frames]], frames[~flat], frames):
-        if pool.size:
-            break
-    parts = np.array_split(pool, min(max(1, per_shot), pool.size))
-    return [int(p[np.argmax(track.sharp[p])]) for p in parts]
+    found: list[_Boundary] = []
+    for i in hits:  # is the middle frame a blend of the two ends (see BLEND_*)?
+        z = _standard(track.tiny[[i - half, i, i + half]])
+        weights, *_ = np.linalg.lstsq(z[[0, 2]].T, z[1], rcond=None)
+        residual = float(np.sum((z[1] - z[[0, 2]].T @ weights) ** 2) / max(float(np.sum(z[1] ** 2)), 1e-6))
+        dip = float(track.std[i]) / max(1e-3, 0.5 * float(track.std[i - half] + track.std[i + half]))
+        if weights.min() >= BLEND_MIN_WEIGHT and residual <= BLEND_MAX_RESIDUAL and dip <= BLEND_MAX_DIP:
+            found.append(_Boundary(int(i), float(across[i]), "dissolve"))
+    return found
 
 
 def detect_shots(path: Path, opts: KeyframeSettings) -> list[Shot]:
     """The shots of a video, each with its keyframes (not yet exported)."""
     track = _analyse(path, opts)
-    n = track.t_ms.shape[0]
+    t, n = track.t_ms, track.t_ms.shape[0]
     half = max(1, round(DISSOLVE_HALF_S * track.fps))
-    kept = _boundaries(track, opts, half)
+    # strongest kind first; each kept only if min_shot_s away from both ends and from those kept
+    candidates = _cuts(track, opts) + _fades(track, opts, half) + _dissolves(track, opts, half)
+    gap, kept = opts.min_shot_s * 1000, [_Boundary(0, 0.0, "start"), _Boundary(n - 1, 0.0, "start")]
+    for c in sorted(candidates, key=lambda c: (_RANK[c.kind], -c.strength)):
+        if all(abs(t[c.index] - t[k.index]) >= gap for k in kept):
+            kept.append(c)
+    kept = sorted(kept[:1] + kept[2:])
     avoid = np.zeros(n, dtype=bool)
-    for b in kept:
+    for b in kept[1:]:
         if b.kind != "cut":  # frames of a fade or dissolve are mixtures, not the shot itself
             avoid[max(0, b.index - half) : b.index + half] = True
-    starts = [_Boundary(0, 0.0, "start"), *kept]
-    end_ms = int(track.t_ms[-1] + round(1000 / track.fps))
     shots: list[Shot] = []
-    for index, (b, nxt) in enumerate(zip(starts, [*kept, None], strict=True)):
-        hi = n if nxt is None else nxt.index
-        picks = _pick(track, b.index, hi, avoid, opts.per_shot)
-        keyframes = tuple(Keyframe(int(track.t_ms[i]), index, round(float(track.sharp[i]), 2)) for i in picks)
-        stop = end_ms if nxt is None else int(track.t_ms[hi])
-        shots.append(Shot(index, int(track.t_ms[b.index]), stop, b.kind, keyframes))
+    for index, (b, hi) in enumerate(zip(kept, [*(k.index for k in kept[1:]), n], strict=True)):
+        # the sharpest frame of each of per_shot equal parts, preferring non-flat frames
+        frames = np.arange(b.index, hi)
+        flat = track.std[frames] < FLAT_STD
+        pool = next(p for p in (frames[~flat & ~avoid[frames]], frames[~flat], frames) if p.size)
+        parts = np.array_split(pool, min(max(1, opts.per_shot), pool.size))
+        picks = [int(p[np.argmax(track.sharp[p])]) for p in parts]
+        keys = tuple(Keyframe(int(t[i]), index, round(float(track.sharp[i]), 2)) for i in picks)
+        stop = int(t[-1] + round(1000 / track.fps)) if hi == n else int(t[hi])
+        shots.append(Shot(index, int(t[b.index]), stop, b.kind, keys))
     return shots
 
 
 def find_shots(path: Path, opts: KeyframeSettings) -> list[Keyframe]:
-    """One keyframe (or ``opts.per_shot``) per shot of the video, in time order."""
+    """One keyframe (``opts.per_shot``) per shot of the video, in time order."""
     return [k for shot in detect_shots(path, opts) for k in shot.keyframes]
+
+
+def _frame_at(path: Path, container: InputContainer, stream: av.VideoStream, t_ms: int) -> av.VideoFrame:
+    """The frame shown at t_ms: seek to the keyframe before it, decode forward, keep the nearest."""
+    best: tuple[int, av.VideoFrame] | None = None
+    for back_ms in (0, 5000, t_ms):  # a seek may land late in odd files: go further back, then to 0
+        with contextlib.suppress(av.error.FFmpegError):
+            container.seek(int(max(0, t_ms - back_ms) / 1000 / stream.time_base), stream=stream)
+            best, first = None, None
+            for frame in _frames(container, stream):
+                at = -1 if frame.time is None else round(frame.time * 1000)
+                first = at if first is None else first
+                if at >= 0 and (best is None or abs(at - t_ms) < abs(best[0] - t_ms)):
+                    best = (at, frame)
+                if at >= t_ms:
+                    break
+            if best is not None and first is not None and first <= t_ms:
+                return best[1]
+    if best is None:
+        raise CorruptMediaError(f"{path}: no frame could be decoded at {t_ms} ms", hint="it may be damaged")
+    return best[1]
+
+
+def _upright(frame: av.VideoFrame, stream: av.VideoStream, side: int, scaler: VideoReformatter) -> np.ndarray:
+    """RGB as a player shows it: square pixels, at most ``side``, turned as the display matrix says."""
+    sar = stream.codec_context.sample_aspect_ratio
+    width = frame.width * (float(sar) if sar and sar > 0 else 1.0)  # anamorphic DV, DVD
+    w, h = _fit(round(width), frame.height, side)
+    rgb = scaler.reformat(frame, w, h, "rgb24", interpolation="LANCZOS").to_ndarray()
+    turns = round((frame.rotation or 0) / 90) % 4  # the matrix angle is counter-clockwise, as np.rot90
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
+def _write_jpeg(path: Path, image: Image.Image, quality: int) -> None:
+    """Temporary name in the same folder, fsync, rename: no reader ever sees half a file."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as fh:
+            image.save(fh, "JPEG", quality=quality)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ArchiveError(f"{path}: cannot write ({exc.strerror or exc})", hint="check the folder") from None
+
+
+def export_keyframes(
+    path: Path, keyframes: list[Keyframe], out_dir: Path, *, max_side: int = 1280
+) -> list[Keyframe]:
+    """Write each keyframe upright as ``out_dir/<t_ms, 9 digits>.jpg``; return them with ``path`` set."""
+    written: dict[int, Path] = {}
+    scaler = VideoReformatter()
+    with _open_video(path) as (container, stream):
+        for t_ms in sorted({k.t_ms for k in keyframes}):
+            frame = _frame_at(path, container, stream, t_ms)
+            written[t_ms] = out_dir / f"{t_ms:09d}.jpg"
+            _write_jpeg(written[t_ms], Image.fromarray(_upright(frame, stream, max_side, scaler)), 90)
+    return [replace(k, path=written[k.t_ms]) for k in keyframes]
+
+
+def timecode(t_ms: int) -> str:
+    """HH:MM:SS.mmm"""
+    hours, rest = divmod(max(0, t_ms), 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def contact_sheet(keyframes: list[Keyframe], out: Path, *, columns: int = 4, tile_width: int = 320) -> Path:
+    """A grid JPEG of exported keyframes, each captioned with its time code and shot number (1-based)."""
+    tiles = []
+    for k in keyframes:
+        if k.path is None:
+            raise UsageError(f"contact sheet: the keyframe at {k.t_ms} ms was not exported", hint="export it")
+        try:
+            with Image.open(k.path) as image:
+                tiles.append(image.convert("RGB"))
+        except (OSError, UnidentifiedImageError):
+            raise BadInputError(f"{k.path}: keyframe image missing or unreadable") from None
+    if not tiles:
+        raise UsageError("contact sheet: no keyframes")
+    tile_height = max(1, round(tile_width * tiles[0].height / tiles[0].width))
+    cols = max(1, min(columns, len(tiles)))
+    sheet = Image.new("RGB", (cols * tile_width, math.ceil(len(tiles) / cols) * (tile_height + CAPTION_PX)))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=max(8, min(16, tile_width // 22)))
+    for n, (keyframe, tile) in enumerate(zip(keyframes, tiles, strict=True)):
+        x, y = (n % cols) * tile_width, (n // cols) * (tile_height + CAPTION_PX)
+        tile = ImageOps.contain(tile, (tile_width, tile_height))  # a portrait among landscapes: boxed
+        sheet.paste(tile, (x + (tile_width - tile.width) // 2, y + (tile_height - tile.height) // 2))
+        caption = f"{timecode(keyframe.t_ms)}  shot {keyframe.shot_index + 1}"
+        draw.text((x + 4, y + tile_height + 4), caption, fill=(235, 235, 235), font=font)
+    _write_jpeg(out, sheet, 88)
+    return out
+
+
+_BING_BY_URL = "https://www.bing.com/images/search?view=detailv2&iss=sbi&q=imgurl:{}"
+_ENGINES = {  # engine: (upload page, search by image URL)
+    "google_lens": ("https://lens.google.com/", "https://lens.google.com/uploadbyurl?url={}"),
+    "bing": ("https://www.bing.com/visualsearch", _BING_BY_URL),
+    "yandex": ("https://yandex.com/images/", "https://yandex.com/images/search?rpt=imageview&url={}"),
+    "tineye": ("https://tineye.com/", "https://tineye.com/search?url={}"),
+}
+
+
+def search_links(image_url: str | None) -> dict[str, str]:
+    """Reverse image search links: inert strings, nothing is fetched.
+
+    For a public http(s) URL of the image, a search for it on each engine; otherwise (a local file, a
+    private address) each engine's upload page, where the investigator drops the exported JPEG.
+    """
+    url = (image_url or "").strip()
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    with contextlib.suppress(ValueError):
+        host = host if ipaddress.ip_address(host).is_global else ""  # 127.0.0.1, 10.x, 192.168.x
+    if parts.scheme not in ("http", "https") or not ("." in host or ":" in host) or host.endswith(".local"):
+        return {engine: upload for engine, (upload, _) in _ENGINES.items()}
+    return {
+        engine: by_url.format(urllib.parse.quote(url, safe="")) for engine, (_, by_url) in _ENGINES.items()
+    }

@@ -180,8 +180,9 @@ class Keyframe:
 class Capture:
     """One archived appearance of a media on the web: who posted it, where, when, and how we kept it.
 
-    ``capture_id`` is ``"<extractor_key>:<platform id>"`` (direct files: ``"url:<sha256 of the URL>"``),
-    so archiving the same post twice finds the first capture.
+    ``capture_id`` is ``"<extractor_key>:<platform id>"``; for generic pages and direct files, whose
+    "id" is only a file or page name, it is ``"url:<sha256 of the normalised URL>"``.  Archiving the
+    same post twice finds the first capture.
     """
 
     capture_id: str
@@ -204,6 +205,7 @@ class Capture:
     http_status: int | None = None
     sha256: str | None = None
     files: tuple[tuple[str, str], ...] = ()  # (name inside the capture folder, sha256)
+    folder: str | None = None  # the capture folder, relative to the archive root
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,17 @@ class AddResult:
     status: AddStatus
     sha256: str | None = None
     kind: MediaKind | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveResult:
+    """What happened to one URL of `archive`; ``capture`` is the stored capture when there is one."""
+
+    url: str
+    status: Literal["archived", "exists", "failed"]
+    capture_id: str | None = None
+    capture: Capture | None = None
     error: ErrorInfo | None = None
 
 

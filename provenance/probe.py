@@ -71,8 +71,6 @@ def probe_media(path: Path, sha256: str) -> MediaInfo:
         raise BadInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-
-
 def _reason(exc: av.FFmpegError) -> str:
     return exc.strerror or str(exc)
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .models import AddResult, ArchivedMedia, Match, MediaInfo, Segment, to_jsonable
+from .models import (
+    AddResult,
+    ArchivedMedia,
+    ArchiveResult,
+    Capture,
+    Match,
+    MediaInfo,
+    Segment,
+    to_jsonable,
+    utc_iso,
+)
 
 
 def seconds(ms: int) -> float:
@@ -53,7 +64,9 @@ def media_record(media: ArchivedMedia, root: Path) -> dict[str, Any]:
     return record
 
 
-def info_record(info: MediaInfo, *, path: Path, archived: bool, sources: list[str]) -> dict[str, Any]:
+def info_record(
+    info: MediaInfo, *, path: Path, archived: bool, sources: list[str], captures: Sequence[Capture] = ()
+) -> dict[str, Any]:
     """The normalised description of a file, beside its raw tags."""
     data = to_jsonable(info, top=False)
     is_photo = info.kind == "image"
@@ -84,7 +97,46 @@ def info_record(info: MediaInfo, *, path: Path, archived: bool, sources: list[st
         "container": stream_facts,
         "exif": dict(info.raw_tags) if is_photo else {},
         "raw_tags": dict(info.raw_tags),
-        "captures": [],
+        "captures": [capture_record(c) for c in captures],
+    }
+
+
+def capture_record(capture: Capture) -> dict[str, Any]:
+    """A stored capture for scripts: the archive contract's fields first, then everything kept."""
+    published = capture.published_at
+    record = {
+        "capture_id": capture.capture_id,
+        "url": capture.url,
+        "sha256": capture.sha256,
+        "published_at": utc_iso(published.value) if published else None,
+        "published_precision": published.precision if published else None,
+        "published_source": published.source if published else None,
+        "uploader": capture.uploader,
+        "title": capture.title,
+    }
+    rest = to_jsonable(capture, top=False)
+    rest.pop("published_at")
+    rest["tool_versions"] = dict(capture.tool_versions)
+    rest["files"] = [{"name": name, "sha256": sha} for name, sha in capture.files]
+    return {**record, **{k: v for k, v in rest.items() if k not in record}}
+
+
+def archive_record(result: ArchiveResult) -> dict[str, Any]:
+    """One line of `archive --json`."""
+    capture = result.capture
+    base = capture_record(capture) if capture else {}
+    return {
+        "type": "archive_result",
+        "url": result.url,
+        "status": result.status,
+        "capture_id": result.capture_id,
+        "sha256": base.get("sha256"),
+        "published_at": base.get("published_at"),
+        "published_precision": base.get("published_precision"),
+        "uploader": base.get("uploader"),
+        "title": base.get("title"),
+        "error": to_jsonable(result.error, top=False) if result.error else None,
+        "capture": base or None,
     }
 
 

@@ -95,23 +95,54 @@ class Settings:
 
 
 def _coerce(section: str, name: str, raw: Any, default: Any) -> Any:
+    """The raw value as the type of the default; a value of another kind is a usage error."""
+    wrong = UsageError(f"setting {section}.{name}: {raw!r} is not a {type(default).__name__}")
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise wrong
+        return text in ("1", "true", "yes", "on")
+    if isinstance(default, tuple):
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(str(i).strip() for i in items if str(i).strip())
+    if isinstance(raw, bool):  # TOML true/false is never a number
+        raise wrong
     try:
-        if isinstance(default, bool):
-            if isinstance(raw, bool):
-                return raw
-            return str(raw).strip().lower() in ("1", "true", "yes", "on")
-        if isinstance(default, tuple):
-            items = raw if isinstance(raw, list) else str(raw).split(",")
-            return tuple(str(i).strip() for i in items if str(i).strip())
         if isinstance(default, int):
-            return int(raw)
+            number = float(raw)
+            if not number.is_integer():
+                raise wrong
+            return int(number)
         if isinstance(default, float):
             return float(raw)
-        return None if raw in (None, "") else str(raw)
     except (TypeError, ValueError):
-        raise UsageError(
-            f"setting {section}.{name}: cannot read {raw!r} as {type(default).__name__}"
-        ) from None
+        raise wrong from None
+    return None if raw in (None, "") else str(raw)
+
+
+# Bounds a value must keep to be meaningful; (section, field) -> (lowest, highest).
+_BOUNDS = {
+    ("sampling", "rate_hz"): (0.05, 60.0),
+    ("sampling", "frame_side"): (32, 1024),
+    ("sampling", "decode_threads"): (0, 64),
+    ("match", "max_distance"): (0, 256),
+    ("match", "offset_tolerance_s"): (0.0, 60.0),
+    ("match", "max_gap_s"): (0.0, 3600.0),
+    ("match", "min_frames"): (1, 1000),
+    ("batch", "jobs"): (1, 64),
+    ("batch", "retries"): (0, 100),
+    ("download", "retries"): (0, 100),
+    ("download", "fragment_retries"): (0, 100),
+    ("download", "socket_timeout_s"): (0.1, 3600.0),
+}
+
+
+def _check_bounds(section: str, name: str, value: Any) -> None:
+    bounds = _BOUNDS.get((section, name))
+    if bounds and not bounds[0] <= value <= bounds[1]:
+        raise UsageError(f"setting {section}.{name} = {value!r} is outside {bounds[0]}..{bounds[1]}")
 
 
 def load_settings(
@@ -132,11 +163,14 @@ def load_settings(
         name = section_field.name
         default_section = section_field.default_factory()  # type: ignore[misc]
         values: dict[str, Any] = {}
+        file_section = from_file.get(name, {})
+        if not isinstance(file_section, dict):
+            raise UsageError(f"{archive_root / 'provenance.toml'}: [{name}] must be a table of settings")
         for f in dataclasses.fields(default_section):
             default = getattr(default_section, f.name)
             raw: Any = dataclasses.MISSING
-            if f.name in from_file.get(name, {}):
-                raw = from_file[name][f.name]
+            if f.name in file_section:
+                raw = file_section[f.name]
             env_key = f"PROVENANCE_{name.upper()}_{f.name.upper()}"
             if env_key in environ:
                 raw = environ[env_key]
@@ -144,5 +178,6 @@ def load_settings(
                 raw = overrides[name][f.name]
             if raw is not dataclasses.MISSING:
                 values[f.name] = _coerce(name, f.name, raw, default)
+                _check_bounds(name, f.name, values[f.name])
         sections[name] = dataclasses.replace(default_section, **values)
     return Settings(**sections)

@@ -59,6 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, send_body: bool) -> None:
         path = self.path.split("?", 1)[0].split("#", 1)[0]
+        self.server.site.requests.append(path)
         route = self.server.site.routes.get(path)
         if route is None:
             route = Route(b"<html><body>Not here</body></html>", "text/html; charset=utf-8", status=404)
@@ -103,6 +104,7 @@ class FakeSite:
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
+        self.requests: list[str] = []  # every path asked for, in order: tests count downloads with it
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.site = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -115,14 +117,22 @@ class FakeSite:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def add_page(self, path: str, body: str, *, status: int = 200, delay_s: float = 0.0,
-                 content_type: str = "text/html; charset=utf-8") -> str:
+    def add_page(
+        self,
+        path: str,
+        body: str,
+        *,
+        status: int = 200,
+        delay_s: float = 0.0,
+        content_type: str = "text/html; charset=utf-8",
+    ) -> str:
         """Serve `body` at `path`; returns its URL."""
         self.routes[path] = Route(body.encode("utf-8"), content_type, status, delay_s)
         return self.url(path)
 
-    def add_file(self, path: str, data: bytes | Path, content_type: str, *,
-                 last_modified: datetime | None = None) -> str:
+    def add_file(
+        self, path: str, data: bytes | Path, content_type: str, *, last_modified: datetime | None = None
+    ) -> str:
         """Serve the bytes (or a file's bytes) at `path`; returns its URL."""
         body = data.read_bytes() if isinstance(data, Path) else data
         self.routes[path] = Route(body, content_type, last_modified=last_modified)
@@ -139,45 +149,95 @@ class FakeSite:
 def make_clip(out: Path, *, seconds: int = CLIP_DURATION_S, faststart: bool = True) -> Path:
     """A short h264+aac clip; a keyframe every second so HLS can cut 1 s segments."""
     flags = ["-movflags", "+faststart"] if faststart else []
-    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:duration={seconds}",
-           "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
-           "-c:a", "aac", "-shortest", *flags, str(out))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=320x240:rate=25:duration={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:duration={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "-shortest",
+        *flags,
+        str(out),
+    )
     return out
 
 
 def make_hls(clip: Path, folder: Path) -> Path:
     """A master playlist with separate video and audio renditions, so yt-dlp merges with ffmpeg."""
     folder.mkdir(parents=True, exist_ok=True)
-    ffmpeg("-i", str(clip), "-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "hls", "-hls_time", "1",
-           "-hls_playlist_type", "vod", "-master_pl_name", "master.m3u8",
-           "-var_stream_map", "v:0,agroup:aud a:0,agroup:aud",
-           "-hls_segment_filename", str(folder / "s%v_%03d.ts"), str(folder / "s%v.m3u8"))
+    ffmpeg(
+        "-i",
+        str(clip),
+        "-map",
+        "0:v",
+        "-map",
+        "0:a",
+        "-c",
+        "copy",
+        "-f",
+        "hls",
+        "-hls_time",
+        "1",
+        "-hls_playlist_type",
+        "vod",
+        "-master_pl_name",
+        "master.m3u8",
+        "-var_stream_map",
+        "v:0,agroup:aud a:0,agroup:aud",
+        "-hls_segment_filename",
+        str(folder / "s%v_%03d.ts"),
+        str(folder / "s%v.m3u8"),
+    )
     return folder / "master.m3u8"
 
 
 def page(title: str, body: str, head: str = "") -> str:
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
 
 
-def json_ld_page(site: FakeSite, name: str, content_path: str, *, description: str = "",
-                 uploaded: str = LD_UPLOADED) -> str:
+def json_ld_page(
+    site: FakeSite, name: str, content_path: str, *, description: str = "", uploaded: str = LD_UPLOADED
+) -> str:
     data = {
-        "@context": "https://schema.org", "@type": "VideoObject", "name": name,
-        "description": description, "uploadDate": uploaded, "duration": f"PT{CLIP_DURATION_S}S",
+        "@context": "https://schema.org",
+        "@type": "VideoObject",
+        "name": name,
+        "description": description,
+        "uploadDate": uploaded,
+        "duration": f"PT{CLIP_DURATION_S}S",
         "author": {"@type": "Person", "name": LD_AUTHOR},
-        "contentUrl": site.url(content_path), "thumbnailUrl": site.url("/media/thumb.jpg"),
+        "contentUrl": site.url(content_path),
+        "thumbnailUrl": site.url("/media/thumb.jpg"),
     }
     script = f'<script type="application/ld+json">{json.dumps(data)}</script>'
     return page("Video page", "<p>A report.</p>", head=script)
 
 
 def _rss(site: FakeSite, paths: list[str]) -> str:
-    items = "".join(f"<item><title>Item {i}</title><link>{site.url(p)}</link></item>"
-                    for i, p in enumerate(paths, start=1))
-    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Feed</title>'
-            f"<link>{site.url('/')}</link><description>Videos</description>{items}</channel></rss>")
+    items = "".join(
+        f"<item><title>Item {i}</title><link>{site.url(p)}</link></item>"
+        for i, p in enumerate(paths, start=1)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Feed</title>'
+        f"<link>{site.url('/')}</link><description>Videos</description>{items}</channel></rss>"
+    )
 
 
 def build_video_site(site: FakeSite, media: Path) -> None:
@@ -197,14 +257,22 @@ def build_video_site(site: FakeSite, media: Path) -> None:
     site.add_page("/watch/ld", json_ld_page(site, LD_TITLE, "/media/clip.mp4", description="Water rising."))
     site.add_page("/watch/hostile", json_ld_page(site, HOSTILE_TITLE, "/media/clip.mp4"))
     site.add_page("/watch/html5", page("Plain video", '<video src="/media/clip.mp4" controls></video>'))
-    og = ('<meta property="og:title" content="Open Graph clip">'
-          '<meta property="og:video:type" content="video/mp4">'
-          f'<meta property="og:video" content="{site.url("/media/clip.mp4")}">')
+    og = (
+        '<meta property="og:title" content="Open Graph clip">'
+        '<meta property="og:video:type" content="video/mp4">'
+        f'<meta property="og:video" content="{site.url("/media/clip.mp4")}">'
+    )
     site.add_page("/watch/og", page("OG video", "<p>Shared clip.</p>", head=og))
-    site.add_page("/watch/hls", page("Stream", '<video controls><source src="/hls/master.m3u8" '
-                                     'type="application/x-mpegURL"></video>'))
-    site.add_page("/watch/two", page("Two videos", '<video src="/media/clip.mp4"></video>'
-                                     '<video src="/media/other.mp4"></video>'))
+    site.add_page(
+        "/watch/hls",
+        page(
+            "Stream", '<video controls><source src="/hls/master.m3u8" type="application/x-mpegURL"></video>'
+        ),
+    )
+    site.add_page(
+        "/watch/two",
+        page("Two videos", '<video src="/media/clip.mp4"></video><video src="/media/other.mp4"></video>'),
+    )
     site.add_page("/watch/truncated", page("Broken", '<video src="/media/truncated.mp4"></video>'))
     site.add_page("/watch/empty", page("No video here", "<p>Just text.</p>"))
     site.add_page("/watch/slow", page("Slow", "<p>late</p>"), delay_s=SLOW_DELAY_S)

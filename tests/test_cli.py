@@ -15,7 +15,7 @@ from conftest import SHARED_MEDIA, ffmpeg, shared_media
 
 from provenance.cli import main
 
-COMMANDS = ("add", "match", "info", "list", "demo")
+COMMANDS = ("add", "archive", "match", "info", "list", "demo")
 MATCH_KEYS = {"sha256", "path", "score", "segments"}
 SEGMENT_KEYS = {"query_start", "query_end", "ref_start", "ref_end", "frames", "distance"}
 

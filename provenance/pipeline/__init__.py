@@ -7,7 +7,8 @@ GIL) compute; only the calling thread writes to the catalog.
 from .add import MEDIA_EXTENSIONS, add_files, expand_inputs
 from .archive import DEFAULT_ARCHIVE, Archive, OnEvent, open_archive, resolve_archive_root
 from .ingest import Ingested, describe, ingest_staged
-from .query import Target, find_matches, media_info, resolve_target
+from .query import Target, find_matches, is_url, media_info, resolve_target
+from .web import archive_one, archive_urls, read_url_list
 
 __all__ = [
     "DEFAULT_ARCHIVE",
@@ -17,12 +18,16 @@ __all__ = [
     "OnEvent",
     "Target",
     "add_files",
+    "archive_one",
+    "archive_urls",
     "describe",
     "expand_inputs",
     "find_matches",
     "ingest_staged",
+    "is_url",
     "media_info",
     "open_archive",
+    "read_url_list",
     "resolve_archive_root",
     "resolve_target",
 ]

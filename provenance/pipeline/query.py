@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import store
+from .. import download, store
 from ..errors import BadInputError
 from ..frames import detect_kind, sample_frames
 from ..match import match_frames
-from ..models import ArchivedMedia, Match, MediaInfo
+from ..models import ArchivedMedia, Capture, Match, MediaInfo
 from .archive import Archive
 from .ingest import describe
 
@@ -23,10 +23,46 @@ class Target:
     kind: str
     sha256: str
     archived: ArchivedMedia | None
+    captures: tuple[Capture, ...] = ()
+
+
+def is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
 
 
 def resolve_target(archive: Archive, target: str) -> Target:
-    """A path to a file, or the sha256 (or a unique prefix of 8+ hex digits) of archived media."""
+    """A path to a file, an archived URL, or the sha256 (or a unique prefix of 8+ hex digits) of
+    archived media."""
+    if is_url(target):
+        return _archived_url(archive, target)
+    resolved = _file_or_sha256(archive, target)
+    captures = tuple(archive.catalog.captures(sha256=resolved.sha256)) if resolved.archived else ()
+    return replace(resolved, captures=captures)
+
+
+def _archived_url(archive: Archive, url: str) -> Target:
+    """A URL archived before: found by the address as given, else by asking the site which post it is."""
+    captures = archive.catalog.captures(url=url)
+    if not captures:
+        capture_id = download.capture_id_for(url, archive.settings.download)
+        captures = archive.catalog.captures(capture_id=capture_id) if capture_id else []
+    if not captures:
+        raise BadInputError(f"{url}: not in the archive", hint=f"run: provenance archive {url}")
+    sha256 = captures[-1].sha256 or ""
+    media = archive.catalog.get_media(sha256)
+    if media is None:
+        raise BadInputError(f"{url}: its capture has no media in the archive")
+    return Target(
+        url,
+        archive.root / media.path,
+        media.kind,
+        sha256,
+        media,
+        tuple(archive.catalog.captures(sha256=sha256)),
+    )
+
+
+def _file_or_sha256(archive: Archive, target: str) -> Target:
     path = Path(target)
     if path.is_file() or path.exists():
         kind = detect_kind(path)
@@ -40,7 +76,7 @@ def resolve_target(archive: Archive, target: str) -> Target:
             return Target(target, archive.root / media.path, media.kind, media.sha256, media)
         if len(found) > 1:
             raise BadInputError(f"{target}: several archived media start with this; give more digits")
-    raise BadInputError(f"{target}: no such file, and no archived media has this sha256")
+    raise BadInputError(f"{target}: no such file, URL or archived sha256")
 
 
 def find_matches(archive: Archive, target: str) -> tuple[Target, list[Match]]:
