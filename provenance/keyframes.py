@@ -48,11 +48,10 @@ COLOUR_WEIGHT = 0.25
 # detector), judged over this many seconds either side.
 CUT_RATIO = 3.0
 MEDIAN_HALF_S = 1.0
-# A dissolve compares frames this far either side of its middle; that change must be this many times
-# the same span's just before and after.  Its middle frame must be a blend of the two ends: both
-# least-squares weights >= BLEND_MIN_WEIGHT, residual share <= BLEND_MAX_RESIDUAL, and contrast at
-# most BLEND_MAX_DIP of theirs (mixing two unrelated pictures half and half keeps ~0.71).  Measured on
-# ../shared/media: pans, zooms and walking cameras keep 0.98-1.03, dissolves 0.71-0.92.
+# A dissolve compares frames this far either side of its middle, a change DISSOLVE_RATIO times the same
+# span's just before and after; its middle frame must blend the two ends: least-squares weights both
+# >= BLEND_MIN_WEIGHT, residual share <= BLEND_MAX_RESIDUAL, contrast <= BLEND_MAX_DIP of theirs (two
+# unrelated pictures half and half keep ~0.71; in ../shared/media pans, zooms, walking cameras 0.98-1.03).
 DISSOLVE_HALF_S = 0.5
 DISSOLVE_RATIO = 2.0
 BLEND_MIN_WEIGHT, BLEND_MAX_RESIDUAL, BLEND_MAX_DIP = 0.2, 0.35, 0.95
@@ -160,8 +159,7 @@ def _analyse(path: Path, opts: KeyframeSettings) -> _Track:
             rows.append((hist * 3.0 / hist.sum(), tiny, float(grey.std()), sharpness))
     if not times:
         raise CorruptMediaError(f"{path}: no video frame could be decoded", hint="the file may be damaged")
-    steps = np.diff(times)
-    steps = steps[steps > 0]
+    steps = np.diff(times)  # all positive: times only go forward
     hist, tiny, std, sharp = (np.asarray(column) for column in zip(*rows, strict=True))
     fps = 1000.0 / float(np.median(steps)) if steps.size else 25.0
     return _Track(np.asarray(times, dtype=np.int64), hist, tiny, std, sharp, fps)
@@ -193,8 +191,6 @@ def _window(values: np.ndarray, half: int, how: str) -> np.ndarray:
 
 def _cuts(track: _Track, opts: KeyframeSettings) -> list[_Boundary]:
     n = track.t_ms.shape[0]
-    if n < 3:
-        return []
     step = np.concatenate([[0.0], _change(track, np.arange(n - 1), np.arange(1, n)), [0.0]])
     # What the picture does anyway: the local median (a pan, a crowd), or the smaller neighbouring
     # step, large inside a fade but small beside a cut even when the cut has one blended frame.
@@ -213,13 +209,16 @@ def _fades(track: _Track, opts: KeyframeSettings, half: int) -> list[_Boundary]:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], track.std < FLAT_STD, [0]]).astype(np.int8)))
     found: list[_Boundary] = []
     for start, stop in zip(edges[::2], edges[1::2], strict=True):  # flat run [start, stop)
-        if start == 0 or stop == n:
-            continue
+        if start == 0 or stop == n or track.std[start:stop].min() > FLAT_STD / 2:
+            continue  # not between two pictures, or contrast wobbling about FLAT_STD in a slow fade
         # a dip to black that comes back to the same picture is not a new shot
         ends = np.array([max(0, start - half)]), np.array([min(n - 1, stop - 1 + half)])
         change = float(_change(track, *ends)[0])
-        if change >= opts.cut_threshold:  # the new shot starts where the picture comes back
+        if change >= opts.cut_threshold:  # the new shot starts where the picture comes back ...
             found.append(_Boundary(int(stop), change, "fade"))
+        if change >= opts.cut_threshold and stop - start < opts.min_shot_s * track.fps:
+            found.append(_Boundary(int(start), change * 0.99, "fade"))  # ... or a short dip's start
+
     return found
 
 
@@ -352,17 +351,12 @@ def timecode(t_ms: int) -> str:
 
 def contact_sheet(keyframes: list[Keyframe], out: Path, *, columns: int = 4, tile_width: int = 320) -> Path:
     """A grid JPEG of exported keyframes, each captioned with its time code and shot number (1-based)."""
-    tiles = []
-    for k in keyframes:
-        if k.path is None:
-            raise UsageError(f"contact sheet: the keyframe at {k.t_ms} ms was not exported", hint="export it")
-        try:
-            with Image.open(k.path) as image:
-                tiles.append(image.convert("RGB"))
-        except (OSError, UnidentifiedImageError):
-            raise BadInputError(f"{k.path}: keyframe image missing or unreadable") from None
-    if not tiles:
-        raise UsageError("contact sheet: no keyframes")
+    if not keyframes or any(k.path is None for k in keyframes):
+        raise UsageError("contact sheet: no keyframes, or some not exported", hint="export them first")
+    try:
+        tiles = [Image.open(k.path).convert("RGB") for k in keyframes]  # type: ignore[arg-type]
+    except (OSError, UnidentifiedImageError) as exc:
+        raise BadInputError(f"keyframe image missing or unreadable ({exc})") from None
     tile_height = max(1, round(tile_width * tiles[0].height / tiles[0].width))
     cols = max(1, min(columns, len(tiles)))
     sheet = Image.new("RGB", (cols * tile_width, math.ceil(len(tiles) / cols) * (tile_height + CAPTION_PX)))
@@ -388,11 +382,8 @@ _ENGINES = {  # engine: (upload page, search by image URL)
 
 
 def search_links(image_url: str | None) -> dict[str, str]:
-    """Reverse image search links: inert strings, nothing is fetched.
-
-    For a public http(s) URL of the image, a search for it on each engine; otherwise (a local file, a
-    private address) each engine's upload page, where the investigator drops the exported JPEG.
-    """
+    """Reverse image search links (inert strings, nothing is fetched): a search for a public image URL,
+    else (a local file, a private address) each engine's page to upload the exported JPEG to."""
     url = (image_url or "").strip()
     parts = urllib.parse.urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -400,6 +391,5 @@ def search_links(image_url: str | None) -> dict[str, str]:
         host = host if ipaddress.ip_address(host).is_global else ""  # 127.0.0.1, 10.x, 192.168.x
     if parts.scheme not in ("http", "https") or not ("." in host or ":" in host) or host.endswith(".local"):
         return {engine: upload for engine, (upload, _) in _ENGINES.items()}
-    return {
-        engine: by_url.format(urllib.parse.quote(url, safe="")) for engine, (_, by_url) in _ENGINES.items()
-    }
+    quoted = urllib.parse.quote(url, safe="")
+    return {engine: by_url.format(quoted) for engine, (_, by_url) in _ENGINES.items()}

@@ -1,8 +1,6 @@
-"""The SQLite catalog: schema, migrations and every query.  Only this module writes SQL.
+"""The SQLite catalog: a connection and every query.  Only this package writes SQL.
 
-Fingerprints are one row per (media, hasher, rate) with the frame data packed in BLOBs (layout 1):
-``times_ms`` little-endian int32, ``hashes`` the packed bits (``bits // 8`` bytes per frame, frame
-after frame), ``quality`` one uint8 per frame.  The search index is built by concatenating them.
+The schema and its migrations are in `schema.py`; turning rows back into models in `rows.py`.
 """
 
 from __future__ import annotations
@@ -16,114 +14,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import ArchiveError
-from .hashing import HASHERS
-from .models import (
+from ..errors import ArchiveError
+from ..models import (
     ArchivedMedia,
-    Box,
     Capture,
     Fingerprint,
     MediaFile,
     MediaInfo,
-    Timestamp,
     to_jsonable,
     utc_iso,
 )
+from .rows import capture_from_row, fingerprint_from_row, media_from_row
+from .schema import FINGERPRINT_LAYOUT, MIGRATIONS
 
 if TYPE_CHECKING:
-    from .pipeline.ingest import Ingested
-
-FINGERPRINT_LAYOUT = 1
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: media, where each file came from, what it says about itself, fingerprints.
-    """
-    CREATE TABLE media (
-        sha256 TEXT PRIMARY KEY,
-        kind TEXT NOT NULL CHECK (kind IN ('video', 'image')),
-        ext TEXT NOT NULL,
-        path TEXT NOT NULL,
-        size_bytes INTEGER NOT NULL,
-        original_name TEXT NOT NULL,
-        duration_s REAL,
-        width INTEGER NOT NULL,
-        height INTEGER NOT NULL,
-        added_at TEXT NOT NULL
-    );
-    CREATE TABLE sources (
-        sha256 TEXT NOT NULL REFERENCES media(sha256),
-        source_path TEXT NOT NULL,
-        added_at TEXT NOT NULL,
-        PRIMARY KEY (sha256, source_path)
-    );
-    CREATE TABLE media_info (
-        sha256 TEXT PRIMARY KEY REFERENCES media(sha256),
-        info_json TEXT NOT NULL
-    );
-    CREATE TABLE fingerprints (
-        id INTEGER PRIMARY KEY,
-        sha256 TEXT NOT NULL REFERENCES media(sha256),
-        hasher TEXT NOT NULL,
-        rate_hz REAL NOT NULL,
-        layout INTEGER NOT NULL,
-        frame_count INTEGER NOT NULL,
-        times_ms BLOB NOT NULL,
-        hashes BLOB NOT NULL,
-        quality BLOB NOT NULL,
-        content_box TEXT,
-        created_at TEXT NOT NULL,
-        UNIQUE (sha256, hasher, rate_hz)
-    );
-    """,
-    # 2: captures of web posts, and batches of URLs whose jobs survive a killed run.
-    """
-    CREATE TABLE captures (
-        id INTEGER PRIMARY KEY,
-        capture_id TEXT NOT NULL,
-        url TEXT NOT NULL,
-        webpage_url TEXT,
-        extractor TEXT,
-        platform_id TEXT,
-        uploader TEXT,
-        uploader_id TEXT,
-        channel TEXT,
-        title TEXT,
-        description TEXT,
-        duration_s REAL,
-        view_count INTEGER,
-        like_count INTEGER,
-        published_at TEXT,
-        published_precision TEXT,
-        published_source TEXT,
-        captured_at TEXT NOT NULL,
-        tool_versions TEXT NOT NULL,
-        final_url TEXT,
-        http_status INTEGER,
-        sha256 TEXT NOT NULL REFERENCES media(sha256),
-        folder TEXT NOT NULL,
-        files TEXT NOT NULL
-    );
-    CREATE INDEX captures_by_id ON captures (capture_id);
-    CREATE INDEX captures_by_media ON captures (sha256);
-    CREATE TABLE batches (
-        batch_id TEXT PRIMARY KEY,
-        started_at TEXT NOT NULL,
-        size INTEGER NOT NULL
-    );
-    CREATE TABLE jobs (
-        batch_id TEXT NOT NULL REFERENCES batches(batch_id),
-        position INTEGER NOT NULL,
-        url TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        capture_id TEXT,
-        error_kind TEXT,
-        error_message TEXT,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (batch_id, position)
-    );
-    """,
-)
+    from ..pipeline.ingest import Ingested
 
 
 def now_utc() -> datetime:
@@ -304,7 +209,7 @@ class Catalog:
         rows = self.db.execute(
             f"SELECT * FROM captures WHERE {where} ORDER BY captured_at, id", values
         ).fetchall()
-        return [_capture(row) for row in rows]
+        return [capture_from_row(row) for row in rows]
 
     @staticmethod
     def has_capture(path: Path, capture_id: str) -> bool:
@@ -369,7 +274,7 @@ class Catalog:
             "SELECT m.*, (SELECT group_concat(hasher) FROM fingerprints f WHERE f.sha256 = m.sha256) AS hs"
             " FROM media m ORDER BY m.added_at, m.sha256"
         ).fetchall()
-        return [_archived_media(row) for row in rows]
+        return [media_from_row(row) for row in rows]
 
     def get_media(self, sha256: str) -> ArchivedMedia | None:
         row = self.db.execute(
@@ -377,7 +282,7 @@ class Catalog:
             " FROM media m WHERE m.sha256 = ?",
             (sha256,),
         ).fetchone()
-        return _archived_media(row) if row else None
+        return media_from_row(row) if row else None
 
     def find_sha256_prefix(self, prefix: str) -> list[str]:
         rows = self.db.execute(
@@ -402,7 +307,7 @@ class Catalog:
             "SELECT * FROM fingerprints WHERE hasher = ? AND rate_hz = ? ORDER BY id", (hasher, rate_hz)
         )
         for row in rows:
-            yield _fingerprint(row)
+            yield fingerprint_from_row(row)
 
     def fingerprint_checkpoint(self, hasher: str, rate_hz: float) -> tuple[int, int]:
         """(max id, count) of the stored fingerprints: the index is current when both are unchanged."""
@@ -427,72 +332,3 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-
-
-def _archived_media(row: sqlite3.Row) -> ArchivedMedia:
-    return ArchivedMedia(
-        sha256=row["sha256"],
-        kind=row["kind"],
-        path=Path(row["path"]),
-        size_bytes=row["size_bytes"],
-        original_name=row["original_name"],
-        duration_s=row["duration_s"],
-        width=row["width"],
-        height=row["height"],
-        added_at=datetime.fromisoformat(row["added_at"].replace("Z", "+00:00")),
-        fingerprints=tuple(sorted((row["hs"] or "").split(","))) if row["hs"] else (),
-    )
-
-
-def _capture(row: sqlite3.Row) -> Capture:
-    published = None
-    if row["published_at"]:
-        published = Timestamp(
-            value=datetime.fromisoformat(row["published_at"].replace("Z", "+00:00")),
-            precision=row["published_precision"],
-            source=row["published_source"],
-        )
-    return Capture(
-        capture_id=row["capture_id"],
-        url=row["url"],
-        webpage_url=row["webpage_url"],
-        extractor=row["extractor"],
-        platform_id=row["platform_id"],
-        uploader=row["uploader"],
-        uploader_id=row["uploader_id"],
-        channel=row["channel"],
-        title=row["title"],
-        description=row["description"],
-        duration_s=row["duration_s"],
-        view_count=row["view_count"],
-        like_count=row["like_count"],
-        published_at=published,
-        captured_at=datetime.fromisoformat(row["captured_at"].replace("Z", "+00:00")),
-        tool_versions=tuple(tuple(pair) for pair in json.loads(row["tool_versions"])),
-        final_url=row["final_url"],
-        http_status=row["http_status"],
-        sha256=row["sha256"],
-        files=tuple(tuple(pair) for pair in json.loads(row["files"])),
-        folder=row["folder"],
-    )
-
-
-def _fingerprint(row: sqlite3.Row) -> Fingerprint:
-    if row["layout"] != FINGERPRINT_LAYOUT:
-        raise ArchiveError(
-            f"fingerprint {row['id']} has layout {row['layout']}, which this version cannot read"
-        )
-    n = row["frame_count"]
-    # Bytes per hash from the hasher's size, so even a fingerprint without frames has the right shape.
-    hasher = HASHERS.get(row["hasher"])
-    hash_bytes = hasher.bits // 8 if hasher else len(row["hashes"]) // max(n, 1)
-    box = json.loads(row["content_box"]) if row["content_box"] else None
-    return Fingerprint(
-        sha256=row["sha256"],
-        hasher=row["hasher"],
-        rate_hz=row["rate_hz"],
-        times_ms=np.frombuffer(row["times_ms"], dtype="<i4").astype(np.int32),
-        hashes=np.frombuffer(row["hashes"], dtype=np.uint8).reshape(n, hash_bytes),
-        quality=np.frombuffer(row["quality"], dtype=np.uint8),
-        content_box=Box(**box) if box else None,
-    )

@@ -1,0 +1,88 @@
+"""Catalog rows back into the models."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArchiveError
+from ..hashing import HASHERS
+from ..models import ArchivedMedia, Box, Capture, Fingerprint, Timestamp
+from .schema import FINGERPRINT_LAYOUT
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def media_from_row(row: sqlite3.Row) -> ArchivedMedia:
+    return ArchivedMedia(
+        sha256=row["sha256"],
+        kind=row["kind"],
+        path=Path(row["path"]),
+        size_bytes=row["size_bytes"],
+        original_name=row["original_name"],
+        duration_s=row["duration_s"],
+        width=row["width"],
+        height=row["height"],
+        added_at=parse_utc(row["added_at"]),
+        fingerprints=tuple(sorted((row["hs"] or "").split(","))) if row["hs"] else (),
+    )
+
+
+def capture_from_row(row: sqlite3.Row) -> Capture:
+    published = None
+    if row["published_at"]:
+        published = Timestamp(
+            value=parse_utc(row["published_at"]),
+            precision=row["published_precision"],
+            source=row["published_source"],
+        )
+    return Capture(
+        capture_id=row["capture_id"],
+        url=row["url"],
+        webpage_url=row["webpage_url"],
+        extractor=row["extractor"],
+        platform_id=row["platform_id"],
+        uploader=row["uploader"],
+        uploader_id=row["uploader_id"],
+        channel=row["channel"],
+        title=row["title"],
+        description=row["description"],
+        duration_s=row["duration_s"],
+        view_count=row["view_count"],
+        like_count=row["like_count"],
+        published_at=published,
+        captured_at=parse_utc(row["captured_at"]),
+        tool_versions=tuple(tuple(pair) for pair in json.loads(row["tool_versions"])),
+        final_url=row["final_url"],
+        http_status=row["http_status"],
+        sha256=row["sha256"],
+        files=tuple(tuple(pair) for pair in json.loads(row["files"])),
+        folder=row["folder"],
+    )
+
+
+def fingerprint_from_row(row: sqlite3.Row) -> Fingerprint:
+    if row["layout"] != FINGERPRINT_LAYOUT:
+        raise ArchiveError(
+            f"fingerprint {row['id']} has layout {row['layout']}, which this version cannot read"
+        )
+    n = row["frame_count"]
+    # Bytes per hash from the hasher's size, so even a fingerprint without frames has the right shape.
+    hasher = HASHERS.get(row["hasher"])
+    hash_bytes = hasher.bits // 8 if hasher else len(row["hashes"]) // max(n, 1)
+    box = json.loads(row["content_box"]) if row["content_box"] else None
+    return Fingerprint(
+        sha256=row["sha256"],
+        hasher=row["hasher"],
+        rate_hz=row["rate_hz"],
+        times_ms=np.frombuffer(row["times_ms"], dtype="<i4").astype(np.int32),
+        hashes=np.frombuffer(row["hashes"], dtype=np.uint8).reshape(n, hash_bytes),
+        quality=np.frombuffer(row["quality"], dtype=np.uint8),
+        content_box=Box(**box) if box else None,
+    )

@@ -1,0 +1,100 @@
+"""The catalog's schema, as an ordered list of migrations; PRAGMA user_version counts those applied.
+
+Fingerprints are one row per (media, hasher, rate) with the frame data packed in BLOBs (layout 1):
+``times_ms`` little-endian int32, ``hashes`` the packed bits (``bits // 8`` bytes per frame, frame
+after frame), ``quality`` one uint8 per frame.  The search index is built by concatenating them.
+"""
+
+from __future__ import annotations
+
+FINGERPRINT_LAYOUT = 1
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: media, where each file came from, what it says about itself, fingerprints.
+    """
+    CREATE TABLE media (
+        sha256 TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('video', 'image')),
+        ext TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        original_name TEXT NOT NULL,
+        duration_s REAL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE sources (
+        sha256 TEXT NOT NULL REFERENCES media(sha256),
+        source_path TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (sha256, source_path)
+    );
+    CREATE TABLE media_info (
+        sha256 TEXT PRIMARY KEY REFERENCES media(sha256),
+        info_json TEXT NOT NULL
+    );
+    CREATE TABLE fingerprints (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL REFERENCES media(sha256),
+        hasher TEXT NOT NULL,
+        rate_hz REAL NOT NULL,
+        layout INTEGER NOT NULL,
+        frame_count INTEGER NOT NULL,
+        times_ms BLOB NOT NULL,
+        hashes BLOB NOT NULL,
+        quality BLOB NOT NULL,
+        content_box TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (sha256, hasher, rate_hz)
+    );
+    """,
+    # 2: captures of web posts, and batches of URLs whose jobs survive a killed run.
+    """
+    CREATE TABLE captures (
+        id INTEGER PRIMARY KEY,
+        capture_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        webpage_url TEXT,
+        extractor TEXT,
+        platform_id TEXT,
+        uploader TEXT,
+        uploader_id TEXT,
+        channel TEXT,
+        title TEXT,
+        description TEXT,
+        duration_s REAL,
+        view_count INTEGER,
+        like_count INTEGER,
+        published_at TEXT,
+        published_precision TEXT,
+        published_source TEXT,
+        captured_at TEXT NOT NULL,
+        tool_versions TEXT NOT NULL,
+        final_url TEXT,
+        http_status INTEGER,
+        sha256 TEXT NOT NULL REFERENCES media(sha256),
+        folder TEXT NOT NULL,
+        files TEXT NOT NULL
+    );
+    CREATE INDEX captures_by_id ON captures (capture_id);
+    CREATE INDEX captures_by_media ON captures (sha256);
+    CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        size INTEGER NOT NULL
+    );
+    CREATE TABLE jobs (
+        batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+        position INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        capture_id TEXT,
+        error_kind TEXT,
+        error_message TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (batch_id, position)
+    );
+    """,
+)
