@@ -92,8 +92,3 @@ HASHERS: dict[str, Hasher] = {"phash64": PHASH64, "pdq256": PDQ256}
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Bit distance between packed hashes; broadcasts like ``a ^ b`` over leading axes."""
     return np.bitwise_count(np.bitwise_xor(a, b)).sum(axis=-1, dtype=np.int32)
-
-
-def flip_variants(greys: Sequence[np.ndarray]) -> dict[str, list[np.ndarray]]:
-    """The query-side variants of frames: as they are, and mirrored left-right."""
-    return {"none": list(greys), "hflip": [np.ascontiguousarray(g[:, ::-1]) for g in greys]}

@@ -57,6 +57,7 @@ DISSOLVE_RATIO = 2.0
 BLEND_MIN_WEIGHT, BLEND_MAX_RESIDUAL, BLEND_MAX_DIP = 0.2, 0.35, 0.95
 CAPTION_PX = 24  # caption band under each contact-sheet tile
 _RANK: dict[Transition, int] = {"cut": 0, "fade": 1, "dissolve": 2}
+_STILL_BRANDS = ("heic", "heix", "heif", "mif1", "avif")  # HEIF/AVIF photos open as tiled "videos"
 _NOT_MOVING = int(Disposition.attached_pic | Disposition.still_image | Disposition.dependent)
 _MAGIC = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"RIFF", b"\x1aE\xdf\xa3", b"OggS")  # containers
 
@@ -100,9 +101,10 @@ def _open_video(path: Path) -> Iterator[tuple[InputContainer, av.VideoStream]]:
             raise CorruptMediaError(f"{path}: damaged or truncated video ({exc})") from None
         raise NotMediaError(f"{path}: not a video FFmpeg can read") from None
     try:
-        fmt = container.format.name
+        fmt, brand = container.format.name, container.metadata.get("major_brand", "")
         moving = [s for s in container.streams.video if not int(s.disposition) & _NOT_MOVING]
-        if fmt == "image2" or fmt.endswith("_pipe") or (container.streams.video and not moving):
+        still = fmt == "image2" or fmt.endswith("_pipe") or brand in _STILL_BRANDS
+        if still or (container.streams.video and not moving):
             raise NotMediaError(f"{path}: a still image, not a video", hint="keyframes are for videos")
         if not moving:
             raise NotMediaError(f"{path}: no video stream")
@@ -214,11 +216,11 @@ def _fades(track: _Track, opts: KeyframeSettings, half: int) -> list[_Boundary]:
         # a dip to black that comes back to the same picture is not a new shot
         ends = np.array([max(0, start - half)]), np.array([min(n - 1, stop - 1 + half)])
         change = float(_change(track, *ends)[0])
-        if change >= opts.cut_threshold:  # the new shot starts where the picture comes back ...
-            found.append(_Boundary(int(stop), change, "fade"))
-        if change >= opts.cut_threshold and stop - start < opts.min_shot_s * track.fps:
-            found.append(_Boundary(int(start), change * 0.99, "fade"))  # ... or a short dip's start
-
+        if change < opts.cut_threshold:
+            continue
+        found.append(_Boundary(int(stop), change, "fade"))  # the new shot starts as the picture returns
+        if stop - start < opts.min_shot_s * track.fps:  # ... or, after a short dip, where it went
+            found.append(_Boundary(int(start), change * 0.99, "fade"))
     return found
 
 
@@ -384,12 +386,12 @@ _ENGINES = {  # engine: (upload page, search by image URL)
 def search_links(image_url: str | None) -> dict[str, str]:
     """Reverse image search links (inert strings, nothing is fetched): a search for a public image URL,
     else (a local file, a private address) each engine's page to upload the exported JPEG to."""
-    url = (image_url or "").strip()
-    parts = urllib.parse.urlsplit(url)
-    host = (parts.hostname or "").lower()
-    with contextlib.suppress(ValueError):
+    url, scheme, host = (image_url or "").strip(), "", ""
+    with contextlib.suppress(ValueError):  # a malformed URL (an unclosed "[") is not public either
+        parts = urllib.parse.urlsplit(url)
+        scheme, host = parts.scheme, (parts.hostname or "").lower()
         host = host if ipaddress.ip_address(host).is_global else ""  # 127.0.0.1, 10.x, 192.168.x
-    if parts.scheme not in ("http", "https") or not ("." in host or ":" in host) or host.endswith(".local"):
+    if scheme not in ("http", "https") or not ("." in host or ":" in host) or host.endswith(".local"):
         return {engine: upload for engine, (upload, _) in _ENGINES.items()}
     quoted = urllib.parse.quote(url, safe="")
     return {engine: by_url.format(quoted) for engine, (_, by_url) in _ENGINES.items()}

@@ -1,7 +1,9 @@
 """A query's frames -> ranked Matches against the index.
 
-The query is hashed as it is and mirrored (robustness to flips comes from the query side, so the
-index keeps one entry per frame).  For each reference, hits are aligned into segments; the score is
+Robustness comes from the query side, so the index keeps one entry per frame: the query is hashed
+inside its own content box at several zooms (copies cropped, or showing more around the footage,
+than the archived media) and mirrored.  Hits of all zooms are pooled per reference and aligned into
+segments; mirrored hits are aligned apart (a copy is mirrored throughout or not at all).  The score is
 how much of the query or of the reference the segments explain, whichever is larger, so a short
 excerpt of a long video and a long compilation containing a short clip both score high.
 """
@@ -15,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .align import align_hits
-from .hashing import flip_variants
-from .index import HashIndex
-from .models import Frame, Match, Segment
+from .contentbox import find_content_box
+from .fingerprint import INDEX_FRACTION, region_greys
+from .index import FrameHits, HashIndex
+from .models import Box, Frame, Match, Segment
 from .settings import MatchSettings
 
 
@@ -31,35 +34,60 @@ def _ref_coverage(index: HashIndex, ref: int, segments: Sequence[Segment]) -> fl
     return float(covered.mean())
 
 
+def _variant_hits(
+    frames: Sequence[Frame],
+    box: Box | None,
+    index: HashIndex,
+    opts: MatchSettings,
+    zoom: float,
+    mirrored: bool,
+) -> tuple[FrameHits, int]:
+    """Hits of one zoom of the query (mirrored or not), and its number of informative frames."""
+    greys = region_greys(frames, box, min(1.0, INDEX_FRACTION * zoom), mirrored=mirrored)
+    hashes, quality = index.hasher.hash_frames(greys)
+    informative = np.nonzero(quality >= index.hasher.min_quality)[0]
+    hits = index.search(hashes[informative], opts.max_distance)
+    return FrameHits(informative[hits.query_index].astype(np.int32), hits.row, hits.distance), int(
+        informative.size
+    )
+
+
+def _strength(score: float, segments: Sequence[Segment]) -> tuple[float, int, float]:
+    """How well a variant explains a reference: score, then frames, then closeness of the hashes."""
+    frames = sum(s.frames_matched for s in segments)
+    mean_distance = sum(s.mean_distance * s.frames_matched for s in segments) / max(frames, 1)
+    return score, frames, -round(mean_distance, 1)
+
+
+def _variants(opts: MatchSettings) -> list[tuple[float, bool]]:
+    """(zoom, mirrored) pairs, the least altered first: on equal evidence the first one wins."""
+    zooms = sorted(set(opts.crop_zooms) | {1.0}, key=lambda z: abs(np.log(z)))
+    return [(zoom, mirrored) for mirrored in (False, True) for zoom in zooms]
+
+
 def _match_variant(
     times_ms: np.ndarray,
-    greys: Sequence[np.ndarray],
+    hits: FrameHits,
+    informative_count: int,
     variant: str,
     index: HashIndex,
     opts: MatchSettings,
 ) -> dict[int, tuple[tuple[Segment, ...], float, float]]:
-    hashes, quality = index.hasher.hash_frames(greys)
-    informative = np.nonzero(quality >= index.hasher.min_quality)[0]
-    hits = index.search(hashes[informative], opts.max_distance)
-    q_ms = times_ms[informative][hits.query_index]
+    q_ms = times_ms[hits.query_index]
     owners = index.owner[hits.row]
     found = {}
     for ref in np.unique(owners):
         mine = owners == ref
-        min_frames = min(opts.min_frames, informative.size, index.informative_frames[ref])
+        min_frames = min(opts.min_frames, informative_count, index.informative_frames[ref])
         segments = align_hits(
             q_ms[mine], index.times_ms[hits.row[mine]], hits.distance[mine], opts, min_frames
         )
         if not segments:
             continue
-        segments = [_with_variant(s, variant) for s in segments]
-        query_coverage = sum(s.frames_matched for s in segments) / informative.size
+        segments = [s if variant == "none" else replace(s, variant=variant) for s in segments]
+        query_coverage = sum(s.frames_matched for s in segments) / informative_count
         found[int(ref)] = (tuple(segments), query_coverage, _ref_coverage(index, int(ref), segments))
     return found
-
-
-def _with_variant(segment: Segment, variant: str) -> Segment:
-    return segment if variant == "none" else replace(segment, variant=variant)
 
 
 def match_frames(
@@ -68,16 +96,27 @@ def match_frames(
     index: HashIndex,
     ref_paths: Mapping[str, Path],
     opts: MatchSettings,
-    rate_hz: float,
 ) -> list[Match]:
-    """Every archived media sharing footage with the query frames, best first."""
+    """Every archived media sharing footage with the query frames, best first.
+
+    Each (zoom, mirror) variant is aligned on its own and each reference keeps its best variant: a
+    copy is cropped and mirrored the same way throughout, and pooling zooms frame by frame would let
+    zooming footage (a push-in) align at the wrong time.
+    """
     times_ms = np.array([f.t_ms for f in frames], dtype=np.int32)
+    box = find_content_box(frames)
     best: dict[int, Match] = {}
-    for variant, greys in flip_variants([f.grey for f in frames]).items():
-        found = _match_variant(times_ms, greys, variant, index, opts)
+    for zoom, mirrored in _variants(opts):
+        hits, informative_count = _variant_hits(frames, box, index, opts, zoom, mirrored)
+        if informative_count == 0:
+            continue
+        variant = (
+            "+".join((["hflip"] if mirrored else []) + ([f"zoom{zoom:g}"] if zoom != 1.0 else [])) or "none"
+        )
+        found = _match_variant(times_ms, hits, informative_count, variant, index, opts)
         for ref, (segments, query_coverage, ref_coverage) in found.items():
             score = round(min(1.0, max(query_coverage, ref_coverage)), 4)
-            if ref in best and best[ref].score >= score:
+            if ref in best and _strength(best[ref].score, best[ref].segments) >= _strength(score, segments):
                 continue
             sha = index.media[ref]
             best[ref] = Match(

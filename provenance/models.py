@@ -149,6 +149,8 @@ class Segment:
     frames_matched: int
     mean_distance: float
     speed: float = 1.0
+    # How the query was altered to meet the reference: "none", "hflip" (mirrored), "zoom1.25" (the
+    # query is a crop: its central 1/1.25 was compared), or both joined by "+".
     variant: str = "none"
 
 
@@ -250,6 +252,108 @@ class ArchivedMedia:
     height: int
     added_at: datetime
     fingerprints: tuple[str, ...] = field(default=())
+
+
+DerivationKind = Literal["same_footage", "excerpt", "contains", "overlap"]
+DerivationBasis = Literal["published_at", "completeness"]
+
+
+@dataclass(frozen=True, slots=True)
+class Appearance:
+    """Where a cluster's media was seen: a capture of a web post, or a local file (no URL, no
+    published time).  ``segments``: query = this media, reference = the cluster's likely original."""
+
+    sha256: str
+    capture_id: str | None
+    url: str | None
+    source_path: str | None
+    extractor: str | None
+    uploader: str | None
+    title: str | None
+    published_at: Timestamp | None
+    captured_at: datetime | None
+    tool_versions: tuple[tuple[str, str], ...] = ()
+    segments: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """Where a copy's footage likely came from.  ``segments``: query = the copy (``to``), reference =
+    its source (``from``); ``kind`` is how the footage relates, ``basis`` what set the direction."""
+
+    from_sha256: str
+    to_sha256: str
+    kind: DerivationKind
+    basis: DerivationBasis
+    mirrored: bool
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OtherTime:
+    """A time that is not an upload time (container creation, EXIF, capture): shown, never ordered."""
+
+    sha256: str
+    capture_id: str | None
+    time: Timestamp
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Archived media connected by shared footage (``cluster_id``: SHA-256 of the sorted member
+    SHA-256s), appearances earliest first; ``ambiguous_with``: those whose published interval
+    overlaps the earliest's.  ``why`` says how ``likely_original`` (a member) was chosen."""
+
+    cluster_id: str
+    members: tuple[str, ...]
+    appearances: tuple[Appearance, ...]
+    earliest: Appearance | None
+    ambiguous_with: tuple[Appearance, ...]
+    derivations: tuple[Derivation, ...]
+    likely_original: str
+    why: str
+    other_times: tuple[OtherTime, ...] = ()
+    caveats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Still:
+    """A picture of a member for the report: a shot keyframe, or a sampled frame when none."""
+
+    sha256: str
+    t_ms: int
+    jpeg: bytes
+    source: Literal["keyframe", "frame", "photo"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Everything the HTML report shows about one cluster, gathered by the pipeline."""
+
+    query: str
+    cluster: Cluster
+    media: tuple[ArchivedMedia, ...]
+    keyframes: tuple[Still, ...]
+    thumbnails: tuple[Still, ...]
+    tool_versions: tuple[tuple[str, str], ...]
+    generated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRow:
+    """One output row of `verify`: the input row's columns, then what the archive says about its URL."""
+
+    columns: tuple[tuple[str, str], ...]
+    url: str
+    status: Literal["archived", "exists", "failed"]
+    capture_id: str | None = None
+    sha256: str | None = None
+    cluster_id: str | None = None
+    earliest_url: str | None = None
+    earliest_published_at: Timestamp | None = None
+    copies: int = 0
+    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

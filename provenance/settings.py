@@ -23,9 +23,11 @@ class SamplingSettings:
     # 2 frames per second: a 5 s excerpt still gives ~10 frames of evidence while a one-hour video
     # stays at 7,200 index rows per hasher.
     rate_hz: float = 2.0
-    # Frames are scaled in the decoder's scaler so that their longer side is this many pixels; the
-    # hashers work on 32x32 (pHash) and 64x64 (PDQ) images, so more detail is decoded cost only.
-    frame_side: int = 128
+    # Frames are scaled in the decoder's scaler so that their longer side is this many pixels.  The
+    # hashers work on 32x32 (pHash) and 64x64 (PDQ) images, but the footage may fill only part of
+    # the frame: a 16:9 clip re-framed to 9:16 over a blurred fill is 256x144 inside 256x456, so
+    # 256 keeps >= 64 pixels of footage in each direction for the common re-frames.
+    frame_side: int = 256
     # Decoder threads per file (0 = let FFmpeg choose).
     decode_threads: int = 0
 
@@ -52,6 +54,10 @@ class MatchSettings:
     offset_tolerance_s: float = 1.0
     # A gap in the query longer than this starts a new segment.
     max_gap_s: float = 3.0
+    # Query-side zooms, for copies cropped (zoom > 1) or showing more around the footage (< 1) than
+    # the archived media: the query is also hashed on these central parts of its content box.  1.25
+    # covers a crop of 10 % on each side (0.8 of the width remains); see bench/robustness.py.
+    crop_zooms: tuple[float, ...] = (0.8, 0.9, 1.0, 1.12, 1.25)
     # Time-aligned frames needed for a match (fewer only when the query or the reference has fewer
     # informative frames).  Any such segment is reported, however small a part of a long video it
     # is: a 5 s excerpt inside an hour of footage is exactly what an investigator looks for.
@@ -105,8 +111,13 @@ def _coerce(section: str, name: str, raw: Any, default: Any) -> Any:
             raise wrong
         return text in ("1", "true", "yes", "on")
     if isinstance(default, tuple):
-        items = raw if isinstance(raw, list) else str(raw).split(",")
-        return tuple(str(i).strip() for i in items if str(i).strip())
+        items = [str(i).strip() for i in (raw if isinstance(raw, list) else str(raw).split(","))]
+        if default and isinstance(default[0], float):
+            try:
+                return tuple(float(i) for i in items if i)
+            except ValueError:
+                raise wrong from None
+        return tuple(i for i in items if i)
     if isinstance(raw, bool):  # TOML true/false is never a number
         raise wrong
     try:

@@ -19,12 +19,14 @@ from ..models import (
     ArchivedMedia,
     Capture,
     Fingerprint,
+    Match,
     MediaFile,
     MediaInfo,
+    Timestamp,
     to_jsonable,
     utc_iso,
 )
-from .rows import capture_from_row, fingerprint_from_row, media_from_row
+from .rows import capture_from_row, fingerprint_from_row, match_from_row, media_from_row, timestamp_from_json
 from .schema import FINGERPRINT_LAYOUT, MIGRATIONS
 
 if TYPE_CHECKING:
@@ -294,6 +296,11 @@ class Catalog:
         row = self.db.execute("SELECT info_json FROM media_info WHERE sha256 = ?", (sha256,)).fetchone()
         return row[0] if row else None
 
+    def media_created_at(self, sha256: str) -> Timestamp | None:
+        """The creation time the file states (container tag or EXIF), as stored with its info."""
+        text = self.media_info_json(sha256)
+        return timestamp_from_json(json.loads(text).get("created_at")) if text else None
+
     def sources(self, sha256: str) -> list[str]:
         rows = self.db.execute(
             "SELECT source_path FROM sources WHERE sha256 = ? ORDER BY added_at", (sha256,)
@@ -316,6 +323,68 @@ class Catalog:
             (hasher, rate_hz),
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def fingerprint_ids(self, hasher: str, rate_hz: float) -> dict[str, int]:
+        """{sha256: fingerprint id} of every media fingerprinted with this hasher at this rate."""
+        rows = self.db.execute(
+            "SELECT sha256, id FROM fingerprints WHERE hasher = ? AND rate_hz = ?", (hasher, rate_hz)
+        ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    # -- matches between archived media (derived, see schema migration 3) --------------------------
+
+    def match_runs(self, settings_key: str) -> dict[str, tuple[int, int]]:
+        """{query sha256: (its fingerprint id, the index checkpoint it was matched against)}."""
+        rows = self.db.execute(
+            "SELECT query_sha256, query_fingerprint_id, checkpoint_id FROM match_runs WHERE settings_key = ?",
+            (settings_key,),
+        ).fetchall()
+        return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+    def record_matches(
+        self,
+        query_sha256: str,
+        settings_key: str,
+        fingerprint_id: int,
+        checkpoint_id: int,
+        matches: list[Match],
+    ) -> None:
+        """Replace the stored matches of one query media, in one transaction."""
+        with self._transaction():
+            self.db.execute(
+                "DELETE FROM matches WHERE query_sha256 = ? AND settings_key = ?",
+                (query_sha256, settings_key),
+            )
+            self.db.executemany(
+                "INSERT INTO matches (query_sha256, ref_sha256, settings_key, hasher, query_coverage,"
+                " ref_coverage, score, segments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        query_sha256,
+                        m.ref_sha256,
+                        settings_key,
+                        m.hasher,
+                        m.query_coverage,
+                        m.ref_coverage,
+                        m.score,
+                        json.dumps([to_jsonable(s, top=False) for s in m.segments]),
+                    )
+                    for m in matches
+                ],
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO match_runs (query_sha256, settings_key, query_fingerprint_id,"
+                " checkpoint_id, computed_at) VALUES (?, ?, ?, ?, ?)",
+                (query_sha256, settings_key, fingerprint_id, checkpoint_id, utc_iso(now_utc())),
+            )
+
+    def stored_matches(self, settings_key: str) -> list[Match]:
+        rows = self.db.execute(
+            "SELECT x.*, m.path FROM matches x JOIN media m ON m.sha256 = x.ref_sha256"
+            " WHERE x.settings_key = ? ORDER BY x.query_sha256, x.score DESC, x.ref_sha256",
+            (settings_key,),
+        ).fetchall()
+        return [match_from_row(row) for row in rows]
 
     # -- plumbing --------------------------------------------------------------------------------
 

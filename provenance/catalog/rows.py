@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ArchiveError
 from ..hashing import HASHERS
-from ..models import ArchivedMedia, Box, Capture, Fingerprint, Timestamp
+from ..models import ArchivedMedia, Box, Capture, Fingerprint, Match, Segment, Timestamp
 from .schema import FINGERPRINT_LAYOUT
 
 
@@ -85,4 +85,30 @@ def fingerprint_from_row(row: sqlite3.Row) -> Fingerprint:
         hashes=np.frombuffer(row["hashes"], dtype=np.uint8).reshape(n, hash_bytes),
         quality=np.frombuffer(row["quality"], dtype=np.uint8),
         content_box=Box(**box) if box else None,
+    )
+
+
+def match_from_row(row: sqlite3.Row) -> Match:
+    return Match(
+        query_sha256=row["query_sha256"],
+        ref_sha256=row["ref_sha256"],
+        ref_path=Path(row["path"]),
+        hasher=row["hasher"],
+        segments=tuple(Segment(**s) for s in json.loads(row["segments"])),
+        query_coverage=row["query_coverage"],
+        ref_coverage=row["ref_coverage"],
+        score=row["score"],
+    )
+
+
+def timestamp_from_json(data: dict | None) -> Timestamp | None:
+    """A Timestamp as `to_jsonable` stored it inside a JSON column (e.g. MediaInfo.created_at)."""
+    if not data:
+        return None
+    return Timestamp(
+        value=parse_utc(data["value"]),
+        precision=data["precision"],
+        source=data["source"],
+        utc_offset_min=data.get("utc_offset_min"),
+        local=bool(data.get("local", False)),
     )

@@ -97,4 +97,29 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (batch_id, position)
     );
     """,
+    # 3: matches between archived media, derived data (rule 8): a cache for clusters and timelines.
+    # A media's row in `match_runs` says which index it was matched against (the largest fingerprint
+    # id then) and under which settings; every pair is covered from the side added later.
+    """
+    CREATE TABLE match_runs (
+        query_sha256 TEXT NOT NULL REFERENCES media(sha256),
+        settings_key TEXT NOT NULL,
+        query_fingerprint_id INTEGER NOT NULL,
+        checkpoint_id INTEGER NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (query_sha256, settings_key)
+    );
+    CREATE TABLE matches (
+        query_sha256 TEXT NOT NULL REFERENCES media(sha256),
+        ref_sha256 TEXT NOT NULL REFERENCES media(sha256),
+        settings_key TEXT NOT NULL,
+        hasher TEXT NOT NULL,
+        query_coverage REAL NOT NULL,
+        ref_coverage REAL NOT NULL,
+        score REAL NOT NULL,
+        segments TEXT NOT NULL,
+        PRIMARY KEY (query_sha256, ref_sha256, settings_key)
+    );
+    CREATE INDEX matches_by_key ON matches (settings_key);
+    """,
 )

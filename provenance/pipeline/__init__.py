@@ -6,8 +6,11 @@ GIL) compute; only the calling thread writes to the catalog.
 
 from .add import MEDIA_EXTENSIONS, add_files, expand_inputs
 from .archive import DEFAULT_ARCHIVE, Archive, OnEvent, open_archive, resolve_archive_root
+from .clusters import archive_matches, build_timeline, list_clusters
+from .evidence import gather_evidence
 from .ingest import Ingested, describe, ingest_staged
 from .query import Target, find_matches, is_url, media_info, resolve_target
+from .verify import VerifyTable, read_verify_table, verify_urls
 from .web import archive_one, archive_urls, read_url_list
 
 __all__ = [
@@ -17,17 +20,24 @@ __all__ = [
     "Ingested",
     "OnEvent",
     "Target",
+    "VerifyTable",
     "add_files",
+    "archive_matches",
     "archive_one",
     "archive_urls",
+    "build_timeline",
     "describe",
     "expand_inputs",
     "find_matches",
+    "gather_evidence",
     "ingest_staged",
     "is_url",
+    "list_clusters",
     "media_info",
     "open_archive",
     "read_url_list",
+    "read_verify_table",
     "resolve_archive_root",
     "resolve_target",
+    "verify_urls",
 ]

@@ -85,9 +85,7 @@ def find_matches(archive: Archive, target: str) -> tuple[Target, list[Match]]:
     frames = sample_frames(resolved.path, resolved.kind, archive.settings.sampling)  # type: ignore[arg-type]
     index = archive.index()
     paths = {m.sha256: archive.root / m.path for m in archive.catalog.list_media()}
-    matches = match_frames(
-        resolved.sha256, frames, index, paths, archive.settings.match, archive.settings.sampling.rate_hz
-    )
+    matches = match_frames(resolved.sha256, frames, index, paths, archive.settings.match)
     return resolved, matches
 
 

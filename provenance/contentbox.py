@@ -1,0 +1,94 @@
+"""The content box: where the footage is inside a frame, without black bars or a blurred fill.
+
+Re-uploads put the same picture inside different frames: letterboxed or pillarboxed with black
+bars, or re-framed to 9:16 over a blurred, zoomed copy of itself.  Hashing inside the content box
+makes all of these look like the original.  The box is found once per video, from rows and columns
+that stay dark (bars) or stay soft (a blurred fill) over the sampled frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .models import Box, Frame
+
+# Up to this many frames, evenly spread, decide the box (bars and fills do not change over time).
+SAMPLE_FRAMES = 48
+# A bar row or column never has a pixel brighter than this in any frame (video black is 16).
+BAR_LEVEL = 40
+# A blurred fill has less than this fraction of the edge energy of the footage's middle rows.
+SOFT_RATIO = 0.35
+# A fill counts only when it takes at least this share of each side, and both sides are alike
+# (a centred re-frame), so soft skies and shallow focus in ordinary footage are left alone.
+MIN_FILL_SHARE = 0.08
+MAX_FILL_IMBALANCE = 0.05
+# The box must keep at least this share of each dimension; less means we are cutting footage.
+MIN_KEPT = 0.3
+
+
+def _edge_run(mask: np.ndarray) -> tuple[int, int]:
+    """How many leading and trailing entries of a boolean run are True."""
+    n = mask.size
+    lead = int(np.argmin(mask)) if not mask.all() else n
+    trail = int(np.argmin(mask[::-1])) if not mask.all() else n
+    return lead, trail
+
+
+def _bars(stack: np.ndarray, axis: int) -> tuple[int, int]:
+    """Dark rows (axis=1) or columns (axis=2) at the edges, dark in every sampled frame."""
+    brightest = stack.max(axis=(0, 3 - axis))
+    return _edge_run(brightest < BAR_LEVEL)
+
+
+def _soft_fill(stack: np.ndarray, axis: int) -> tuple[int, int]:
+    """Rows (axis=1) or columns (axis=2) at the edges that are a blurred fill: soft in every frame
+    compared with the middle of the picture, in a centred, balanced pair of bands."""
+    along = 3 - axis  # the direction in which we measure sharpness inside each row/column
+    energy = np.abs(np.diff(stack, axis=along)).mean(axis=(0, along))
+    n = energy.size
+    middle = energy[n // 3 : n - n // 3]
+    if middle.size == 0 or float(np.median(middle)) <= 1e-6:
+        return 0, 0
+    soft = energy < SOFT_RATIO * float(np.median(middle))
+    lead, trail = _edge_run(soft)
+    balanced = abs(lead - trail) <= MAX_FILL_IMBALANCE * n
+    big_enough = min(lead, trail) >= MIN_FILL_SHARE * n
+    return (lead, trail) if balanced and big_enough else (0, 0)
+
+
+def find_content_box(frames: Sequence[Frame]) -> Box | None:
+    """The box holding the footage, or None when it is the whole frame (or cannot be told)."""
+    if not frames:
+        return None
+    shape = frames[0].grey.shape
+    usable = [f.grey for f in frames if f.grey.shape == shape]
+    picks = np.linspace(0, len(usable) - 1, min(SAMPLE_FRAMES, len(usable))).round().astype(int)
+    stack = np.stack([usable[i] for i in picks]).astype(np.float32)
+    height, width = shape
+    top, bottom = _bars(stack, 1)
+    left, right = _bars(stack, 2)
+    if top + bottom >= height * (1 - MIN_KEPT) or left + right >= width * (1 - MIN_KEPT):
+        return None  # a dark picture, not bars
+    inner = stack[:, top : height - bottom, left : width - right]
+    soft_top, soft_bottom = _soft_fill(inner, 1)
+    soft_left, soft_right = _soft_fill(inner, 2)
+    y0, y1 = top + soft_top, height - bottom - soft_bottom
+    x0, x1 = left + soft_left, width - right - soft_right
+    if (y1 - y0) < MIN_KEPT * height or (x1 - x0) < MIN_KEPT * width:
+        return None
+    if (x0, y0, x1, y1) == (0, 0, width, height):
+        return None
+    return Box(x=int(x0), y=int(y0), width=int(x1 - x0), height=int(y1 - y0))
+
+
+def crop(grey: np.ndarray, box: Box | None, fraction: float = 1.0) -> np.ndarray:
+    """The central ``fraction`` (of width and of height) of the box, or of the frame without one."""
+    if box is not None:
+        grey = grey[box.y : box.y + box.height, box.x : box.x + box.width]
+    if fraction >= 1.0:
+        return grey
+    height, width = grey.shape
+    dy, dx = round(height * (1 - fraction) / 2), round(width * (1 - fraction) / 2)
+    return grey[dy : height - dy, dx : width - dx] if height - 2 * dy > 0 and width - 2 * dx > 0 else grey

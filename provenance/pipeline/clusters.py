@@ -1,0 +1,161 @@
+"""Clusters over the archive: every archived media matched against the index, grouped, put in order.
+
+Matching every archived media means decoding it again, so the matches are cached in the catalog
+(rule 8: derived, rebuildable) under a key of the settings that shape them.  A media is matched
+again only when it is new or re-fingerprinted, or the settings changed: a pair of media is covered
+by the one added later, whose run searched an index holding both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..frames import sample_frames
+from ..index import HashIndex
+from ..match import match_frames
+from ..models import Appearance, ArchivedMedia, Cluster, Match, OtherTime, Progress, Timestamp, to_jsonable
+from ..timeline import PairMatches, build_cluster, connected_groups
+from .archive import Archive, OnEvent
+from .query import Target, find_matches, resolve_target
+
+# Bump when the matcher's code changes what a match is, so cached matches are computed again
+# (changes of settings are caught by the settings key on their own).
+MATCH_CACHE_VERSION = 1
+
+
+def settings_key(archive: Archive) -> str:
+    """Which settings the cached matches were made with: the match and sampling sections."""
+    settings = {
+        "version": MATCH_CACHE_VERSION,
+        "match": to_jsonable(archive.settings.match, top=False),
+        "sampling": to_jsonable(archive.settings.sampling, top=False),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _match_one(
+    archive: Archive, media: ArchivedMedia, index: HashIndex, paths: dict[str, Path]
+) -> list[Match]:
+    """Decode one archived media and match it against the index (worker thread, no catalog writes)."""
+    frames = sample_frames(archive.root / media.path, media.kind, archive.settings.sampling)
+    return match_frames(media.sha256, frames, index, paths, archive.settings.match)
+
+
+def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dict[tuple[str, str], Match]:
+    """Every match between archived media, {(query sha256, reference sha256): Match}, self included.
+
+    Media whose cached run is missing or stale are decoded and matched on worker threads; only this
+    thread writes the results to the catalog, one transaction per media.
+    """
+    key = settings_key(archive)
+    hasher, rate = archive.settings.match.hasher, archive.settings.sampling.rate_hz
+    ids = archive.catalog.fingerprint_ids(hasher, rate)
+    runs = archive.catalog.match_runs(key)
+    stale = sorted(sha for sha, fid in ids.items() if runs.get(sha, (None, 0))[0] != fid)
+    if stale:
+        index = archive.index()
+        checkpoint = archive.catalog.fingerprint_checkpoint(hasher, rate)[0]
+        listed = {m.sha256: m for m in archive.catalog.list_media()}
+        paths = {sha: archive.root / m.path for sha, m in listed.items()}
+        workers = max(1, archive.settings.batch.jobs)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [(sha, pool.submit(_match_one, archive, listed[sha], index, paths)) for sha in stale]
+            try:
+                for done, (sha, future) in enumerate(futures, start=1):
+                    archive.catalog.record_matches(sha, key, ids[sha], checkpoint, future.result())
+                    if on_event:
+                        on_event(Progress("match", done, len(stale), sha))
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    return {
+        (m.query_sha256, m.ref_sha256): m
+        for m in archive.catalog.stored_matches(key)
+        if m.query_sha256 in ids and m.ref_sha256 in ids
+    }
+
+
+def appearances_of(archive: Archive, sha256: str) -> list[Appearance]:
+    """Each capture of the media; a media with none (added from a file) appears once, by its source."""
+    captures = archive.catalog.captures(sha256=sha256)
+    if captures:
+        return [
+            Appearance(
+                sha256=sha256,
+                capture_id=c.capture_id,
+                url=c.url,
+                source_path=None,
+                extractor=c.extractor,
+                uploader=c.uploader,
+                title=c.title,
+                published_at=c.published_at,
+                captured_at=c.captured_at,
+                tool_versions=c.tool_versions,
+            )
+            for c in captures
+        ]
+    media = archive.catalog.get_media(sha256)
+    sources = archive.catalog.sources(sha256)
+    source = sources[0] if sources else (media.original_name if media else sha256)
+    added = media.added_at if media else None
+    return [Appearance(sha256, None, None, source, None, None, None, None, added)]
+
+
+def other_times_of(archive: Archive, sha256: str) -> list[OtherTime]:
+    """Times that are not upload times: what the file says of its creation, and when it was captured."""
+    found = []
+    created = archive.catalog.media_created_at(sha256)
+    if created is not None:
+        meaning = (
+            "EXIF date of the photo (camera clock)"
+            if created.source == "exif"
+            else "creation time in the container (set by the encoder; re-encoding often resets it)"
+        )
+        found.append(OtherTime(sha256, None, created, meaning))
+    for c in archive.catalog.captures(sha256=sha256):
+        stamp = Timestamp(c.captured_at, "second", "capture", utc_offset_min=0)
+        found.append(OtherTime(sha256, c.capture_id, stamp, "captured into this archive (online by then)"))
+    return found
+
+
+def cluster_of(archive: Archive, members: Iterable[str], matches: PairMatches) -> Cluster:
+    shas = sorted(members)
+    appearances = [a for sha in shas for a in appearances_of(archive, sha)]
+    others = [t for sha in shas for t in other_times_of(archive, sha)]
+    return build_cluster(shas, appearances, matches, others)
+
+
+def list_clusters(
+    archive: Archive, *, singletons: bool = False, on_event: OnEvent | None = None
+) -> list[Cluster]:
+    """Every group of archived media sharing footage (with ``singletons``, media alone too)."""
+    matches = archive_matches(archive, on_event=on_event)
+    media = {sha for pair in matches for sha in pair}
+    groups = connected_groups(sorted(media), matches.values())
+    return [cluster_of(archive, g, matches) for g in groups if singletons or len(g) > 1]
+
+
+def build_timeline(
+    archive: Archive, target: str, *, on_event: OnEvent | None = None
+) -> tuple[Target, Cluster | None]:
+    """The cluster of a URL, file or sha256, its appearances earliest first, its derivations.
+
+    A file that is not archived is matched against the archive, and its cluster is that of the
+    media it matches (all of their clusters when it bridges several); None when it matches nothing.
+    """
+    resolved = resolve_target(archive, target)
+    matches = archive_matches(archive, on_event=on_event)
+    media = sorted(
+        {sha for pair in matches for sha in pair} | ({resolved.sha256} if resolved.archived else set())
+    )
+    groups = connected_groups(media, matches.values())
+    if resolved.archived:
+        wanted = {resolved.sha256}
+    else:
+        _, found = find_matches(archive, target)
+        wanted = {m.ref_sha256 for m in found if m.segments}
+    members = {sha for g in groups if g & wanted for sha in g}
+    return resolved, (cluster_of(archive, members, matches) if members else None)
