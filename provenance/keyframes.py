@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import av
 import av.error
@@ -30,11 +30,9 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .errors import ArchiveError, BadInputError, CorruptMediaError, NotMediaError, UsageError
-from .models import Keyframe
+from .models import Keyframe, Shot, Transition
 from .settings import KeyframeSettings
 from .store import require_file
-
-Transition = Literal["start", "cut", "fade", "dissolve"]
 
 # Grey std (0-255) under which a frame is flat: black, white, one colour (as HashSettings.flat_std).
 FLAT_STD = 6.0
@@ -60,17 +58,6 @@ _RANK: dict[Transition, int] = {"cut": 0, "fade": 1, "dissolve": 2}
 _STILL_BRANDS = ("heic", "heix", "heif", "mif1", "avif")  # HEIF/AVIF photos open as tiled "videos"
 _NOT_MOVING = int(Disposition.attached_pic | Disposition.still_image | Disposition.dependent)
 _MAGIC = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"RIFF", b"\x1aE\xdf\xa3", b"OggS")  # containers
-
-
-@dataclass(frozen=True, slots=True)
-class Shot:
-    """A run of frames between two boundaries; ``transition`` says how it begins."""
-
-    index: int
-    start_ms: int
-    end_ms: int
-    transition: Transition
-    keyframes: tuple[Keyframe, ...]
 
 
 class _Boundary(NamedTuple):

@@ -178,6 +178,20 @@ class Keyframe:
     path: Path | None = None
 
 
+Transition = Literal["start", "cut", "fade", "dissolve"]
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """A run of frames between two boundaries; ``transition`` says how it begins."""
+
+    index: int
+    start_ms: int
+    end_ms: int
+    transition: Transition
+    keyframes: tuple[Keyframe, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Capture:
     """One archived appearance of a media on the web: who posted it, where, when, and how we kept it.

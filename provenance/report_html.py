@@ -15,8 +15,9 @@ from pathlib import Path
 
 import jinja2
 
-from .models import Appearance, Cluster, Evidence, Still, utc_iso
-from .report import describe_segment, where_seen
+from .models import Appearance, Cluster, Evidence, Still, Timestamp, utc_iso
+from .report import describe_segment
+from .report_timeline import where_seen
 from .timeline import when
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -135,13 +136,24 @@ def _centre(m: Mark) -> float:
 
 
 def _arrow(a: Mark, b: Mark) -> str:
-    """A curve from the source's mark to the copy's, ending just short of it (the arrowhead)."""
-    x1, y1, x2, y2 = _centre(a), a.y, _centre(b), b.y
-    direction = 1 if y2 > y1 else -1
-    y1, y2 = y1 + 9 * direction, y2 - 11 * direction
-    bend = 36 if abs(x2 - x1) < 24 else 0  # marks above each other: bow out so the arrow stays visible
-    mid = (y1 + y2) / 2
-    return f"M {x1:.1f} {y1:.1f} C {x1 + bend:.1f} {mid:.1f}, {x2 + bend:.1f} {mid:.1f}, {x2:.1f} {y2:.1f}"
+    """An S-curve from below the source's mark to just above the copy's (the arrowhead goes there)."""
+    direction = 1 if b.y > a.y else -1
+    x1, y1 = _centre(a), a.y + 8 * direction
+    x2, y2 = _centre(b), b.y - 10 * direction
+    bow = (y2 - y1) / 2
+    return f"M {x1:.1f} {y1:.1f} C {x1:.1f} {y1 + bow:.1f}, {x2:.1f} {y2 - bow:.1f}, {x2:.1f} {y2:.1f}"
+
+
+def stamp(value: datetime) -> str:
+    """A capture or generation time for people: to the second, UTC."""
+    return utc_iso(value.replace(microsecond=0)).replace("T", " ")
+
+
+def published(ts: Timestamp) -> str:
+    """A published time as precise as it was given: a date alone for day precision."""
+    if ts.precision in ("day", "month", "year"):
+        return f"{ts.value:%Y-%m-%d}"
+    return stamp(ts.value)
 
 
 def data_uri(still: Still) -> str:
@@ -156,7 +168,9 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(iso=utc_iso, when=when, segment=describe_segment, data_uri=data_uri)
+    env.filters.update(
+        iso=utc_iso, stamp=stamp, published=published, when=when, segment=describe_segment, data_uri=data_uri
+    )
     return env
 
 

@@ -43,12 +43,16 @@ class HashSettings:
 
 @dataclass(frozen=True, slots=True)
 class MatchSettings:
+    # The query is sampled this densely (the archive at sampling.rate_hz): a copy whose frames fall
+    # between the archive's samples (a slowed copy, a cut at an odd time) still has query frames
+    # within 1/(2 x 8) s of each archived sample, close enough in fast motion too.
+    query_rate_hz: float = 8.0
     # The hasher used to answer `match` (must be one of HashSettings.hashers).
     hasher: str = "phash64"
     # Largest Hamming distance (of 64 bits) for two frames to count as the same picture.  Chosen with
-    # bench/thresholds.py on ../shared/media: of 145,000 pairs of frames from unrelated sources none is
-    # closer than 16 bits (0.1 % are within 20), while re-encodes, rescales and the edited trailer
-    # copy of the same frames stay within 10 (see bench/RESULTS.md).
+    # bench/thresholds.py on ../shared/media: of 148,000 pairs of frames from unrelated sources none is
+    # within 13 bits (0.001 % within 14, 0.4 % within 20), while re-encodes, rescales and the edited
+    # trailer copy of the same frames stay within 12 (see bench/RESULTS.md).
     max_distance: int = 12
     # Two hits belong to the same segment when their time offsets (ref - query) differ by at most this.
     offset_tolerance_s: float = 1.0
@@ -66,9 +70,15 @@ class MatchSettings:
 
 @dataclass(frozen=True, slots=True)
 class KeyframeSettings:
+    # Frames are analysed for shot changes at this size (longer side, pixels).
     analysis_side: int = 160
+    # A boundary closer than this to a stronger one, or to either end, is dropped.
     min_shot_s: float = 1.0
+    # Smallest change (0-1: 3/4 difference of contrast-normalised 32x18 grey thumbnails, 1/4 HSV
+    # histogram) that can be a boundary.  On ../shared/media, single-shot clips stay <= 0.27 from
+    # frame to frame; cuts measure 0.43-0.91.
     cut_threshold: float = 0.35
+    # Keyframes kept per shot (the sharpest first).
     per_shot: int = 1
 
 
@@ -139,6 +149,7 @@ _BOUNDS = {
     ("sampling", "frame_side"): (32, 1024),
     ("sampling", "decode_threads"): (0, 64),
     ("match", "max_distance"): (0, 256),
+    ("match", "query_rate_hz"): (0.05, 60.0),
     ("match", "offset_tolerance_s"): (0.0, 60.0),
     ("match", "max_gap_s"): (0.0, 3600.0),
     ("match", "min_frames"): (1, 1000),

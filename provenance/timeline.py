@@ -109,6 +109,23 @@ def shared_ms(sha: str, members: Iterable[str], matches: PairMatches) -> int:
     return total
 
 
+# How complete a media's footage is: (ms shared with other members, ms to the end of its footage as
+# far as its matches show).  The first says which copy shows most of what the cluster has in common;
+# the second breaks the tie of a pair, where the shared seconds are the same on both sides.
+Completeness = tuple[int, int]
+NONE: Completeness = (0, 0)
+
+
+def completeness(sha: str, members: Iterable[str], matches: PairMatches) -> Completeness:
+    extent = max((s.query_end_ms for (q, _), m in matches.items() if q == sha for s in m.segments), default=0)
+    extent = max([extent, *(s.ref_end_ms for (_, r), m in matches.items() if r == sha for s in m.segments)])
+    return shared_ms(sha, members, matches), extent
+
+
+def _negate(c: Completeness) -> Completeness:
+    return (-c[0], -c[1])
+
+
 def _start(ts: Timestamp | None) -> datetime | None:
     return ts.earliest() if ts else None
 
@@ -158,7 +175,7 @@ def _kind(found: _Pair) -> DerivationKind:
 def derivations(
     members: Sequence[str],
     seen: Mapping[str, datetime | None],
-    complete: Mapping[str, int],
+    complete: Mapping[str, Completeness],
     matches: PairMatches,
 ) -> tuple[Derivation, ...]:
     """One edge per copy, from its likeliest source among the members that came before it.
@@ -171,7 +188,7 @@ def derivations(
 
     def rank(sha: str) -> tuple[datetime, int, str]:
         start = seen.get(sha)
-        return (start.replace(tzinfo=None) if start else far, -complete.get(sha, 0), sha)
+        return (start.replace(tzinfo=None) if start else far, _negate(complete.get(sha, NONE)), sha)
 
     order = sorted(members, key=rank)
     edges = []
@@ -180,7 +197,7 @@ def derivations(
         if not options:
             continue
         source, found = max(
-            options, key=lambda o: (o[1].child_share, complete.get(o[0], 0), -order.index(o[0]))
+            options, key=lambda o: (o[1].child_share, complete.get(o[0], NONE), -order.index(o[0]))
         )
         child_start, source_start = seen.get(child), seen.get(source)
         timed = child_start is not None and source_start is not None and source_start < child_start
@@ -210,20 +227,20 @@ def likely_original(
     members: Sequence[str],
     earliest: Appearance | None,
     ambiguous: Sequence[Appearance],
-    complete: Mapping[str, int],
+    complete: Mapping[str, Completeness],
 ) -> tuple[str, str]:
     """The earliest appearance with the most complete footage, and a sentence saying why."""
     if len(members) == 1:
         return members[0], "No other archived media shares this footage."
     if earliest is None:
-        best = max(sorted(members), key=lambda sha: complete.get(sha, 0))
+        best = max(sorted(members), key=lambda sha: complete.get(sha, NONE))
         return best, (
             f"No appearance has a published time; {best[:12]} shows the most complete footage "
-            f"({complete.get(best, 0) / 1000:.1f} s shared with the other copies)."
+            f"({complete.get(best, NONE)[0] / 1000:.1f} s shared with the other copies)."
         )
     candidates = [earliest, *ambiguous]
-    chosen = max(candidates, key=lambda a: (complete.get(a.sha256, 0), -candidates.index(a)))
-    seconds = complete.get(chosen.sha256, 0) / 1000
+    chosen = max(candidates, key=lambda a: (complete.get(a.sha256, NONE), -candidates.index(a)))
+    seconds = complete.get(chosen.sha256, NONE)[0] / 1000
     assert earliest.published_at is not None
     if chosen is earliest:
         why = (
@@ -238,8 +255,8 @@ def likely_original(
     return chosen.sha256, (
         f"{label(earliest)} has the earliest published time ({when(earliest.published_at)}), but it "
         f"overlaps that of {label(chosen)} ({when(chosen.published_at)}), which shows more of the footage "
-        f"({seconds:.1f} s against {complete.get(earliest.sha256, 0) / 1000:.1f} s): the fuller copy is "
-        "the likelier original."
+        f"({seconds:.1f} s against {complete.get(earliest.sha256, NONE)[0] / 1000:.1f} s): "
+        "the fuller copy is the likelier original."
     )
 
 
@@ -247,7 +264,7 @@ def caveats(
     ordered: Sequence[Appearance],
     ambiguous: Sequence[Appearance],
     edges: Sequence[Derivation],
-    complete: Mapping[str, int],
+    complete: Mapping[str, Completeness],
     other_times: Sequence[OtherTime],
 ) -> tuple[str, ...]:
     """What a reader must keep in mind when weighing this timeline."""
@@ -274,7 +291,7 @@ def caveats(
             "are listed after the ordered ones."
         )
     if any(
-        e.basis == "published_at" and complete.get(e.to_sha256, 0) > complete.get(e.from_sha256, 0)
+        e.basis == "published_at" and complete.get(e.to_sha256, NONE) > complete.get(e.from_sha256, NONE)
         for e in edges
     ):
         notes.append(
@@ -300,7 +317,7 @@ def build_cluster(
     shas = tuple(sorted(set(members)))
     ordered = order_appearances(a for a in appearances if a.sha256 in shas)
     earliest, ambiguous = earliest_of(ordered)
-    complete = {sha: shared_ms(sha, shas, matches) for sha in shas}
+    complete = {sha: completeness(sha, shas, matches) for sha in shas}
     edges = derivations(shas, first_seen(shas, ordered), complete, matches)
     original, why = likely_original(shas, earliest, ambiguous, complete)
     shown = tuple(_with_segments(a, original, matches) for a in ordered)

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import download, store
 from ..errors import BadInputError
 from ..frames import detect_kind, sample_frames
-from ..match import match_frames
+from ..match import match_frames, query_sampling
 from ..models import ArchivedMedia, Capture, Match, MediaInfo
 from .archive import Archive
 from .ingest import describe
@@ -82,7 +82,8 @@ def _file_or_sha256(archive: Archive, target: str) -> Target:
 def find_matches(archive: Archive, target: str) -> tuple[Target, list[Match]]:
     """Every archived media that shares footage with the target, best first."""
     resolved = resolve_target(archive, target)
-    frames = sample_frames(resolved.path, resolved.kind, archive.settings.sampling)  # type: ignore[arg-type]
+    sampling = query_sampling(archive.settings.sampling, archive.settings.match)
+    frames = sample_frames(resolved.path, resolved.kind, sampling)  # type: ignore[arg-type]
     index = archive.index()
     paths = {m.sha256: archive.root / m.path for m in archive.catalog.list_media()}
     matches = match_frames(resolved.sha256, frames, index, paths, archive.settings.match)
