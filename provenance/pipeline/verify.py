@@ -15,7 +15,7 @@ from ..errors import BadInputError
 from ..models import ArchiveResult, Cluster, ErrorInfo, Progress, VerifyRow
 from ..timeline import connected_groups
 from .archive import Archive, OnEvent
-from .clusters import archive_matches, cluster_of
+from .clusters import archive_matches, archived_media, cluster_of
 from .web import archive_urls
 
 
@@ -87,8 +87,7 @@ def verify_urls(
     urls = [u for u in dict.fromkeys(table.url(row) for row in table.rows) if u]
     results = _archive_all(archive, urls, jobs, on_event)
     matches = archive_matches(archive, on_event=on_event)
-    media = sorted({sha for pair in matches for sha in pair})
-    group_of = {sha: g for g in connected_groups(media, matches.values()) for sha in g}
+    group_of = {sha: g for g in connected_groups(archived_media(archive), matches.values()) for sha in g}
     clusters: dict[frozenset[str], Cluster] = {}
     out: list[VerifyRow] = []
     for row in table.rows:
@@ -110,9 +109,9 @@ def verify_urls(
 
 
 def _missing(url: str) -> ArchiveResult:
-    return ArchiveResult(
-        url=url, status="failed", error=ErrorInfo("internal", f"{url}: no result was recorded")
-    )
+    """A URL that gave no post at all (an empty playlist or feed)."""
+    error = ErrorInfo("no_video", f"{url}: no video found (an empty playlist or feed?)")
+    return ArchiveResult(url=url, status="failed", error=error)
 
 
 def _row(
