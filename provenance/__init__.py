@@ -2,12 +2,13 @@
 
 The Python API mirrors the CLI::
 
-    from provenance import open_archive, add_files, find_matches
+    from provenance import open_archive, add_files, build_timeline, find_matches
 
     with open_archive("cases/strike") as archive:
         for result in add_files(archive, ["downloads/"]):
             print(result.status, result.path)
         query, matches = find_matches(archive, "suspect_copy.mp4")
+        target, cluster = build_timeline(archive, "suspect_copy.mp4")
 """
 
 from .errors import (
@@ -22,8 +23,12 @@ from .errors import (
 )
 from .models import (
     AddResult,
+    Appearance,
     ArchivedMedia,
+    ArchiveResult,
     Capture,
+    Cluster,
+    Derivation,
     Fingerprint,
     GeoPoint,
     Keyframe,
@@ -33,19 +38,33 @@ from .models import (
     Segment,
     Timestamp,
 )
-from .pipeline import Archive, add_files, find_matches, media_info, open_archive
+from .pipeline import (
+    Archive,
+    add_files,
+    archive_urls,
+    build_timeline,
+    find_matches,
+    list_clusters,
+    media_info,
+    open_archive,
+    verify_urls,
+)
 from .settings import Settings, load_settings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AddResult",
+    "Appearance",
     "Archive",
     "ArchiveError",
+    "ArchiveResult",
     "ArchivedMedia",
     "BadInputError",
     "Capture",
+    "Cluster",
     "CorruptMediaError",
+    "Derivation",
     "DownloadError",
     "Fingerprint",
     "GeoPoint",
@@ -62,8 +81,12 @@ __all__ = [
     "UsageError",
     "__version__",
     "add_files",
+    "archive_urls",
+    "build_timeline",
     "find_matches",
+    "list_clusters",
     "load_settings",
     "media_info",
     "open_archive",
+    "verify_urls",
 ]

@@ -54,6 +54,7 @@ DISSOLVE_HALF_S = 0.5
 DISSOLVE_RATIO = 2.0
 BLEND_MIN_WEIGHT, BLEND_MAX_RESIDUAL, BLEND_MAX_DIP = 0.2, 0.35, 0.95
 CAPTION_PX = 24  # caption band under each contact-sheet tile
+EDGE_GUARD_S = 0.2  # keyframes are not taken this close to a cut
 _RANK: dict[Transition, int] = {"cut": 0, "fade": 1, "dissolve": 2}
 _STILL_BRANDS = ("heic", "heix", "heif", "mif1", "avif")  # HEIF/AVIF photos open as tiled "videos"
 _NOT_MOVING = int(Disposition.attached_pic | Disposition.still_image | Disposition.dependent)
@@ -249,9 +250,12 @@ def detect_shots(path: Path, opts: KeyframeSettings) -> list[Shot]:
             kept.append(c)
     kept = sorted(kept[:1] + kept[2:])
     avoid = np.zeros(n, dtype=bool)
+    edge = max(1, round(EDGE_GUARD_S * track.fps))
     for b in kept[1:]:
-        if b.kind != "cut":  # frames of a fade or dissolve are mixtures, not the shot itself
-            avoid[max(0, b.index - half) : b.index + half] = True
+        # frames of a fade or dissolve are mixtures, not the shot itself; next to a cut, a frame may
+        # belong to the other shot (the boundary can be a frame late) or be smeared by the encoder
+        reach = half if b.kind != "cut" else edge
+        avoid[max(0, b.index - reach) : b.index + reach] = True
     shots: list[Shot] = []
     for index, (b, hi) in enumerate(zip(kept, [*(k.index for k in kept[1:]), n], strict=True)):
         # the sharpest frame of each of per_shot equal parts, preferring non-flat frames

@@ -23,6 +23,10 @@ from .index import FrameHits, HashIndex
 from .models import Box, Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
+# Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
+# cached matches (pipeline/clusters.py) made by another version are computed again.
+MATCHER_VERSION = 2
+
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
     """How a query is decoded: like the archive, but denser (MatchSettings.query_rate_hz)."""

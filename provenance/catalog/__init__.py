@@ -19,6 +19,7 @@ from ..models import (
     ArchivedMedia,
     Capture,
     Fingerprint,
+    Keyframe,
     Match,
     MediaFile,
     MediaInfo,
@@ -270,6 +271,27 @@ class Catalog:
             f" error_message = ?, updated_at = ?{attempts} WHERE batch_id = ? AND position = ?",
             (state, capture_id, error_kind, error_message, utc_iso(now_utc()), batch_id, position),
         )
+
+    # -- keyframes -------------------------------------------------------------------------------
+
+    def keyframes(self, sha256: str, settings_key: str) -> list[Keyframe]:
+        """Keyframes stored for a media with these keyframe settings, in time order."""
+        rows = self.db.execute(
+            "SELECT t_ms, shot_index, sharpness, path FROM keyframes WHERE sha256 = ? AND settings_key = ?"
+            " ORDER BY t_ms",
+            (sha256, settings_key),
+        ).fetchall()
+        return [Keyframe(row[0], row[1], row[2], Path(row[3])) for row in rows]
+
+    def record_keyframes(self, sha256: str, settings_key: str, keyframes: Iterable[Keyframe]) -> None:
+        """Replace a media's keyframes (paths relative to the archive root) in one transaction."""
+        with self._transaction():
+            self.db.execute("DELETE FROM keyframes WHERE sha256 = ?", (sha256,))
+            self.db.executemany(
+                "INSERT INTO keyframes (sha256, t_ms, shot_index, sharpness, path, settings_key)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(sha256, k.t_ms, k.shot_index, k.sharpness, str(k.path), settings_key) for k in keyframes],
+            )
 
     def list_media(self) -> list[ArchivedMedia]:
         rows = self.db.execute(

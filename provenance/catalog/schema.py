@@ -122,4 +122,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX matches_by_key ON matches (settings_key);
     """,
+    # 4: keyframes exported for archived media (derived: the files under keyframes/<sha256>/).
+    """
+    CREATE TABLE keyframes (
+        sha256 TEXT NOT NULL REFERENCES media(sha256),
+        t_ms INTEGER NOT NULL,
+        shot_index INTEGER NOT NULL,
+        sharpness REAL NOT NULL,
+        path TEXT NOT NULL,
+        settings_key TEXT NOT NULL,
+        PRIMARY KEY (sha256, t_ms)
+    );
+    """,
 )

@@ -10,6 +10,7 @@ from .clusters import archive_matches, build_timeline, list_clusters
 from .evidence import gather_evidence
 from .ingest import Ingested, describe, ingest_staged
 from .query import Target, find_matches, is_url, media_info, resolve_target
+from .shots import KeyframeSet, keyframes_of
 from .verify import VerifyTable, read_verify_table, verify_urls
 from .web import archive_one, archive_urls, read_url_list
 
@@ -18,6 +19,7 @@ __all__ = [
     "MEDIA_EXTENSIONS",
     "Archive",
     "Ingested",
+    "KeyframeSet",
     "OnEvent",
     "Target",
     "VerifyTable",
@@ -32,6 +34,7 @@ __all__ = [
     "gather_evidence",
     "ingest_staged",
     "is_url",
+    "keyframes_of",
     "list_clusters",
     "media_info",
     "open_archive",

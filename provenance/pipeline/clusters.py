@@ -16,21 +16,17 @@ from pathlib import Path
 
 from ..frames import sample_frames
 from ..index import HashIndex
-from ..match import match_frames
+from ..match import MATCHER_VERSION, match_frames, query_sampling
 from ..models import Appearance, ArchivedMedia, Cluster, Match, OtherTime, Progress, Timestamp, to_jsonable
 from ..timeline import PairMatches, build_cluster, connected_groups
 from .archive import Archive, OnEvent
 from .query import Target, find_matches, resolve_target
 
-# Bump when the matcher's code changes what a match is, so cached matches are computed again
-# (changes of settings are caught by the settings key on their own).
-MATCH_CACHE_VERSION = 1
-
 
 def settings_key(archive: Archive) -> str:
     """Which settings the cached matches were made with: the match and sampling sections."""
     settings = {
-        "version": MATCH_CACHE_VERSION,
+        "version": MATCHER_VERSION,  # a new matcher recomputes; settings changes are caught below
         "match": to_jsonable(archive.settings.match, top=False),
         "sampling": to_jsonable(archive.settings.sampling, top=False),
     }
@@ -41,7 +37,8 @@ def _match_one(
     archive: Archive, media: ArchivedMedia, index: HashIndex, paths: dict[str, Path]
 ) -> list[Match]:
     """Decode one archived media and match it against the index (worker thread, no catalog writes)."""
-    frames = sample_frames(archive.root / media.path, media.kind, archive.settings.sampling)
+    sampling = query_sampling(archive.settings.sampling, archive.settings.match)
+    frames = sample_frames(archive.root / media.path, media.kind, sampling)
     return match_frames(media.sha256, frames, index, paths, archive.settings.match)
 
 

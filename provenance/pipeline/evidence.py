@@ -1,39 +1,30 @@
 """What the HTML report shows about a cluster: the timeline plus pictures and custody facts.
 
-Pictures come from `keyframes` (shot keyframes of the likely original, one frame per member at the
-footage it shares) when that module offers `find_shots`/`export_keyframes`, else from the sampled
-grey frames of `frames`.  Every picture is optional: a report without pictures is still a report.
+Pictures come from `keyframes`: the shot keyframes of the likely original (kept in the archive, see
+`shots.py`) and one frame per member at the footage it shares, else the sampled grey frame of
+`frames`.  Every picture is optional: a report without pictures is still a report.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 
 from PIL import Image
 
 from ..download import tool_versions
 from ..errors import BadInputError, ProvenanceError
 from ..frames import sample_frames
+from ..keyframes import export_keyframes
 from ..models import ArchivedMedia, Cluster, Evidence, Keyframe, Still
 from .archive import Archive, OnEvent
 from .clusters import build_timeline
+from .shots import keyframes_of
 
 KEYFRAMES_SHOWN = 6  # shot keyframes of the likely original in the report
 THUMB_SIDE = 480  # longest side of each embedded picture, pixels
-
-
-def _keyframes_module() -> ModuleType | None:
-    """`provenance.keyframes` when it offers shot detection and export (it is optional here)."""
-    try:
-        module = importlib.import_module("provenance.keyframes")
-    except ImportError:
-        return None
-    return module if hasattr(module, "find_shots") and hasattr(module, "export_keyframes") else None
 
 
 def _jpeg(image: Image.Image) -> bytes:
@@ -43,11 +34,11 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _exported(module: ModuleType, path: Path, media: ArchivedMedia, times_ms: list[int]) -> list[Still]:
+def _exported(path: Path, media: ArchivedMedia, times_ms: list[int]) -> list[Still]:
     """Frames at these times, upright and in colour, through `keyframes.export_keyframes`."""
     wanted = [Keyframe(t_ms=t, shot_index=n, sharpness=0.0) for n, t in enumerate(times_ms)]
     with tempfile.TemporaryDirectory(prefix="provenance-report-") as tmp:
-        written = module.export_keyframes(path, wanted, Path(tmp))
+        written = export_keyframes(path, wanted, Path(tmp))
         stills = []
         for k in written:
             with Image.open(k.path) as img:
@@ -63,11 +54,11 @@ def _sampled(archive: Archive, path: Path, media: ArchivedMedia, t_ms: int) -> S
     return Still(media.sha256, frame.t_ms, _jpeg(Image.fromarray(frame.grey)), source)
 
 
-def _thumbnail(archive: Archive, module: ModuleType | None, media: ArchivedMedia, t_ms: int) -> Still | None:
+def _thumbnail(archive: Archive, media: ArchivedMedia, t_ms: int) -> Still | None:
     path = archive.root / media.path
-    if module is not None and media.kind == "video":
+    if media.kind == "video":
         try:
-            return _exported(module, path, media, [t_ms])[0]
+            return _exported(path, media, [t_ms])[0]
         except (ProvenanceError, OSError, IndexError):
             pass  # fall back to the sampled frame
     try:
@@ -76,16 +67,19 @@ def _thumbnail(archive: Archive, module: ModuleType | None, media: ArchivedMedia
         return None  # a missing picture is shown as such; the facts still stand
 
 
-def _shot_keyframes(archive: Archive, module: ModuleType | None, media: ArchivedMedia) -> list[Still]:
-    if module is None or media.kind != "video":
+def _shot_keyframes(archive: Archive, media: ArchivedMedia) -> list[Still]:
+    """Up to KEYFRAMES_SHOWN of the media's stored shot keyframes, spread over its length."""
+    if media.kind != "video":
         return []
-    path = archive.root / media.path
     try:
-        found = module.find_shots(path, archive.settings.keyframes)
-        step = max(1, len(found) // KEYFRAMES_SHOWN)
-        return _exported(module, path, media, [k.t_ms for k in found[::step][:KEYFRAMES_SHOWN]])
+        found = keyframes_of(archive, media.sha256).keyframes
     except (ProvenanceError, OSError):
         return []
+    stills = []
+    for k in found[:: max(1, len(found) // KEYFRAMES_SHOWN)][:KEYFRAMES_SHOWN]:
+        with Image.open(k.path) as img:  # type: ignore[arg-type]
+            stills.append(Still(media.sha256, k.t_ms, _jpeg(img), "keyframe"))
+    return stills
 
 
 def _shown_at(cluster: Cluster, media: ArchivedMedia) -> int:
@@ -106,14 +100,13 @@ def gather_evidence(archive: Archive, target: str, *, on_event: OnEvent | None =
             f"{target}: no archived media shares this footage", hint="archive the copies first"
         )
     media = tuple(m for sha in cluster.members if (m := archive.catalog.get_media(sha)) is not None)
-    module = _keyframes_module()
     original = next(m for m in media if m.sha256 == cluster.likely_original)
-    thumbs = (_thumbnail(archive, module, m, _shown_at(cluster, m)) for m in media)
+    thumbs = (_thumbnail(archive, m, _shown_at(cluster, m)) for m in media)
     return Evidence(
         query=target,
         cluster=cluster,
         media=media,
-        keyframes=tuple(_shot_keyframes(archive, module, original)),
+        keyframes=tuple(_shot_keyframes(archive, original)),
         thumbnails=tuple(t for t in thumbs if t is not None),
         tool_versions=tool_versions(),
         generated_at=datetime.now(UTC),

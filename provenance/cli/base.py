@@ -1,0 +1,76 @@
+"""What every command shares: the group, the consoles, JSON lines and the progress bar."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .. import __version__, pipeline
+from ..models import Progress as ProgressEvent
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(record: dict[str, Any]) -> None:
+    click.echo(json.dumps(record, ensure_ascii=False, sort_keys=False))
+
+
+class State:
+    def __init__(self, archive: str | None, debug: bool) -> None:
+        self.archive_dir = archive
+        self.debug = debug
+
+    def open(self) -> pipeline.Archive:
+        return pipeline.open_archive(self.archive_dir)
+
+
+@contextmanager
+def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[ProgressEvent], None]]:
+    """A Rich progress bar on stderr fed by the library's on_event callback."""
+    if not enabled:
+        yield lambda event: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(event: ProgressEvent) -> None:
+            bar.update(
+                task, completed=event.done, total=event.total, description=f"{label} {Path(event.item).name}"
+            )
+
+        yield update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--archive",
+    "archive",
+    metavar="DIR",
+    envvar="PROVENANCE_ARCHIVE",
+    help="Archive folder (default: $PROVENANCE_ARCHIVE, else ./provenance-archive).",
+)
+@click.option("--debug", is_flag=True, help="Show the full traceback of internal errors.")
+@click.version_option(__version__, prog_name="provenance")
+@click.pass_context
+def cli(ctx: click.Context, archive: str | None, debug: bool) -> None:
+    """Keep, describe and fingerprint footage; find which files show the same footage.
+
+    \b
+    Typical session:
+      provenance add ~/cases/strike/            # files and folders of videos and photos
+      provenance match suspect_copy.mp4         # which archived media share footage, and where
+      provenance info suspect_copy.mp4          # what the file says about itself
+      provenance list                           # what the archive holds
+      provenance earliest suspect_copy.mp4      # which upload came first; where each copy came from
+    Every command takes --json for scripts (one JSON object per line).
+    """
+    ctx.obj = State(archive, debug)

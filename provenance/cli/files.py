@@ -1,0 +1,161 @@
+"""Commands on files and the archive's media: add, match, info, list."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from .. import pipeline, report
+from ..errors import ExitCode
+from .base import State, cli, emit_json, err, out, progress_bar
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Files processed at once.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per file.")
+@click.pass_obj
+def add(state: State, paths: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+    """Add video and photo files (or folders of them) to the archive.
+
+    Each file is copied into the archive under its SHA-256, described, and fingerprinted.
+    Adding a file that is already there reports `exists` and stores nothing twice.
+    """
+    counts = {"added": 0, "exists": 0, "failed": 0}
+    with state.open() as opened, progress_bar("adding", not as_json and err.is_terminal) as on_event:
+        for result in pipeline.add_files(opened, paths, jobs=jobs, on_event=on_event):
+            counts[result.status] += 1
+            if result.error:
+                err.print(f"provenance: {result.error.message}", markup=False)
+            if as_json:
+                emit_json(report.add_record(result))
+            else:
+                sha = (result.sha256 or "")[:12]
+                out.print(f"{result.status:<7} {sha:<12} {result.path}", markup=False)
+    if not as_json and sum(counts.values()) > 1:  # a single file's outcome is its own line already
+        err.print(f"{counts['added']} added, {counts['exists']} already archived, {counts['failed']} failed")
+    if counts["failed"]:
+        ok = counts["added"] + counts["exists"]
+        raise SystemExit(ExitCode.PARTIAL if ok else ExitCode.BAD_INPUT)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per matching media, best first.")
+@click.pass_obj
+def match(state: State, target: str, as_json: bool) -> None:
+    """List archived media that share footage with TARGET (a file, or an archived sha256).
+
+    Each match gives a score in [0, 1] (how much of the query or of the archived media the
+    shared footage covers) and the aligned segments: query time ~ archived media time.
+    """
+    with state.open() as opened:
+        resolved, matches = pipeline.find_matches(opened, target)
+        records = [
+            report.match_record(
+                m, opened.catalog.get_media(m.ref_sha256), opened.catalog.sources(m.ref_sha256)
+            )
+            for m in matches
+        ]
+    if as_json:
+        for record in records:
+            emit_json(record)
+        return
+    if not records:
+        out.print(f"No archived media shares footage with {resolved.label}.", markup=False)
+        return
+    table = Table(title=f"Footage shared with {resolved.label}", title_justify="left")
+    for column in ("score", "archived media", "sha256", "segments (query ~ archived)"):
+        table.add_column(column)
+    for m, record in zip(matches, records, strict=True):
+        table.add_row(
+            f"{m.score:.2f}",
+            record["name"] or "",
+            m.ref_sha256[:12],
+            "\n".join(report.describe_segment(s) for s in m.segments),
+        )
+    out.print(table)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def info(state: State, target: str, as_json: bool) -> None:
+    """Show what a file, archived URL or sha256 says about itself: streams, tags, time, place, device,
+    and the captures of it in the archive."""
+    with state.open() as opened:
+        resolved, media_info = pipeline.media_info(opened, target)
+        sources = opened.catalog.sources(resolved.sha256) if resolved.archived else []
+    record = report.info_record(
+        media_info,
+        path=resolved.path,
+        archived=resolved.archived is not None,
+        sources=sources,
+        captures=resolved.captures,
+    )
+    if as_json:
+        emit_json(record)
+        return
+    table = Table(show_header=False, title=str(resolved.label), title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    created = record["created_at"]
+    location = record["location"]
+    rows = [
+        ("sha256", record["sha256"]),
+        ("kind", record["kind"]),
+        ("archived", "yes" if record["archived"] else "no"),
+        *((k, "" if v is None else str(v)) for k, v in record["container"].items()),
+        ("created", f"{created['value']} ({created['precision']}, {created['source']})" if created else "-"),
+        ("location", f"{location['lat']:.5f}, {location['lon']:.5f}" if location else "-"),
+        *((k, v or "-") for k, v in record["device"].items()),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+    if record["captures"]:
+        captures = Table(
+            "published", "precision", "uploader", "url", "captured", title="captures", title_justify="left"
+        )
+        for c in record["captures"]:
+            captures.add_row(
+                c["published_at"] or "-",
+                c["published_precision"] or "-",
+                c["uploader"] or "-",
+                c["url"],
+                c["captured_at"],
+            )
+        out.print(captures)
+    if record["raw_tags"]:
+        tags = Table("tag", "value", title="raw tags", title_justify="left")
+        for key, value in record["raw_tags"].items():
+            tags.add_row(key, value[:200])
+        out.print(tags)
+
+
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per archived media.")
+@click.pass_obj
+def list_media(state: State, as_json: bool) -> None:
+    """List the media in the archive, oldest first."""
+    with state.open() as opened:
+        media = opened.catalog.list_media()
+        if as_json:
+            for item in media:
+                emit_json(report.media_record(item, opened.root))
+            return
+    table = Table("sha256", "kind", "name", "duration", "size", "fingerprints", "added")
+    for item in media:
+        duration = f"{item.duration_s:.1f}s" if item.duration_s else "-"
+        table.add_row(
+            item.sha256[:12],
+            item.kind,
+            item.original_name,
+            duration,
+            f"{item.width}x{item.height}",
+            ",".join(item.fingerprints),
+            item.added_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    out.print(table)
+    err.print(f"{len(media)} media in {opened.root}")

@@ -1,0 +1,72 @@
+"""The command that archives posts from the web."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import pipeline, report
+from ..errors import ExitCode
+from .base import State, cli, emit_json, err, out, progress_bar
+
+
+@cli.command()
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--input",
+    "-i",
+    "input_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A list of URLs: a .txt file (one per line) or a .csv file with a `url` column.",
+)
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=None, help="Downloads at once.")
+@click.option("--refresh", is_flag=True, help="Capture again posts already archived (kept beside the old).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per URL.")
+@click.pass_obj
+def archive(
+    state: State,
+    urls: tuple[str, ...],
+    input_file: Path | None,
+    jobs: int | None,
+    refresh: bool,
+    as_json: bool,
+) -> None:
+    """Download posts with yt-dlp and keep them: media, platform info, thumbnails, SHA-256.
+
+    \b
+    Any site yt-dlp supports works. Each URL becomes a capture: who posted it, when the platform says
+    it was published (with the precision it gives), when it was captured and with which tools.
+    Archiving a post again reports `exists` without downloading; a batch that was killed resumes
+    when run again with the same list.
+    \b
+    Examples:
+      provenance archive https://example.org/watch?v=abc
+      provenance archive -i urls.txt --jobs 4
+      provenance archive -i urls.csv --json > results.jsonl
+    """
+    wanted = list(urls) + (pipeline.read_url_list(input_file) if input_file else [])
+    if not wanted:
+        raise click.UsageError("give URLs, or a list of them with --input FILE")
+    counts = {"archived": 0, "exists": 0, "failed": 0}
+    with state.open() as opened, progress_bar("archiving", not as_json and err.is_terminal) as on_event:
+        for result in pipeline.archive_urls(opened, wanted, jobs=jobs, refresh=refresh, on_event=on_event):
+            counts[result.status] += 1
+            if result.error:
+                err.print(f"provenance: {result.error.message}", markup=False)
+            if as_json:
+                emit_json(report.archive_record(result))
+            else:
+                record = report.archive_record(result)
+                when = record["published_at"] or "-"
+                out.print(
+                    f"{result.status:<8} {(record['sha256'] or '')[:12]:<12} {when:<20} {result.url}",
+                    markup=False,
+                )
+    if not as_json and sum(counts.values()) > 1:
+        err.print(
+            f"{counts['archived']} archived, {counts['exists']} already archived, {counts['failed']} failed"
+        )
+    if counts["failed"]:
+        ok = counts["archived"] + counts["exists"]
+        raise SystemExit(ExitCode.PARTIAL if ok else ExitCode.BAD_INPUT)

@@ -1,0 +1,74 @@
+"""Keyframes for reverse image search: shots found once per archived media and kept in the archive.
+
+Finding shots decodes the whole video again, so it runs when asked (`keyframes`, `report`), not on
+every `add`; for archived media the result is stored under keyframes/<sha256>/ with catalog rows,
+and asked again it is read back (unless the keyframe settings changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import NotMediaError
+from ..keyframes import contact_sheet, export_keyframes, find_shots
+from ..models import Keyframe, to_jsonable
+from .archive import Archive
+from .query import Target, resolve_target
+
+
+@dataclass(frozen=True, slots=True)
+class KeyframeSet:
+    """The keyframes of one target, with their files (absolute paths) and the contact sheet."""
+
+    target: Target
+    keyframes: tuple[Keyframe, ...]
+    sheet: Path | None
+    stored_in_archive: bool
+
+
+def settings_key(archive: Archive) -> str:
+    text = json.dumps(to_jsonable(archive.settings.keyframes, top=False), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _stored(archive: Archive, target: Target) -> list[Keyframe]:
+    """Keyframes of an archived media: read back, or found, exported into the archive and recorded."""
+    key = settings_key(archive)
+    kept = archive.catalog.keyframes(target.sha256, key)
+    if kept and all((archive.root / k.path).is_file() for k in kept):  # type: ignore[operator]
+        return [replace(k, path=archive.root / k.path) for k in kept]  # type: ignore[operator]
+    shots = find_shots(target.path, archive.settings.keyframes)
+    written = export_keyframes(target.path, shots, archive.root / "keyframes" / target.sha256)
+    archive.catalog.record_keyframes(
+        target.sha256,
+        key,
+        [replace(k, path=k.path.relative_to(archive.root)) for k in written],  # type: ignore[union-attr]
+    )
+    return written
+
+
+def keyframes_of(
+    archive: Archive, target: str, *, out_dir: Path | None = None, sheet: Path | None = None
+) -> KeyframeSet:
+    """Shot keyframes of a video (file, URL or sha256): the sharpest frame of each shot, as JPEGs.
+
+    Archived media keep theirs in the archive (copied to ``out_dir`` when one is given); other
+    files are exported to ``out_dir``, by default ./keyframes-<first 12 digits of the sha256>.
+    """
+    resolved = resolve_target(archive, target)
+    if resolved.kind != "video":
+        raise NotMediaError(f"{target}: a photo has no shots; it is its own keyframe")
+    if resolved.archived:
+        found = _stored(archive, resolved)
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            found = [replace(k, path=Path(shutil.copy2(k.path, out_dir / k.path.name))) for k in found]  # type: ignore[arg-type, union-attr]
+    else:
+        folder = out_dir or Path(f"keyframes-{resolved.sha256[:12]}")
+        found = export_keyframes(resolved.path, find_shots(resolved.path, archive.settings.keyframes), folder)
+    made = contact_sheet(found, sheet) if sheet is not None and found else None
+    return KeyframeSet(resolved, tuple(found), made, resolved.archived is not None)
