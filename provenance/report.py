@@ -103,7 +103,16 @@ def info_record(
         "archived": archived,
         "sources": sources,
         "created_at": data["created_at"],
-        "location": data["location"],
+        "location": (
+            {
+                "lat": info.location.lat,
+                "lon": info.location.lon,
+                "alt": info.location.alt_m,
+                "source": info.location.source,
+            }
+            if info.location
+            else None
+        ),
         "device": {"make": info.make, "model": info.model, "software": info.software},
         "container": stream_facts,
         "exif": dict(info.raw_tags) if is_photo else {},

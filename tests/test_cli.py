@@ -215,9 +215,10 @@ def test_a_batch_with_bad_files_adds_the_good_ones_and_exits_1(tmp_path, clips, 
     assert len([line for line in err.splitlines() if line.startswith("provenance:")]) >= 2
 
 
-def test_match_and_info_on_bad_input_exit_3(tmp_path, capsys) -> None:
+def test_match_and_info_on_bad_input_exit_3(tmp_path, clips, capsys) -> None:
     text = tmp_path / "fake.mp4"
     text.write_text("not a video")
+    assert run(capsys, "--archive", str(tmp_path / "a"), "add", str(clips["pattern"]))[0] == 0
     for command in ("match", "info"):
         code, _, err = run(capsys, "--archive", str(tmp_path / "a"), command, str(text))
         assert code == 3 and "fake.mp4" in err
@@ -233,6 +234,22 @@ def test_info_json_describes_the_file(tmp_path, clips, capsys) -> None:
     assert record["container"]["width"] == 320 and record["container"]["height"] == 240
     assert abs(record["container"]["duration_s"] - 6.0) < 0.2
     assert set(record) >= {"sha256", "created_at", "location", "device", "raw_tags", "captures"}
+
+
+def test_reading_commands_need_an_archive_and_never_create_one(tmp_path, clips, capsys) -> None:
+    missing = tmp_path / "typo"
+    for args in (
+        ["match", str(clips["fractal"])],
+        ["list"],
+        ["earliest", str(clips["fractal"])],
+        ["clusters"],
+    ):
+        code, _, err = run(capsys, "--archive", str(missing), *args)
+        assert code == 4 and "no archive" in err, args
+    # info on a file needs no archive at all
+    code, out, _ = run(capsys, "--archive", str(missing), "info", str(clips["fractal"]), "--json")
+    assert code == 0 and json.loads(out)["archived"] is False
+    assert not missing.exists()
 
 
 def test_archive_from_environment_variable(tmp_path, clips, capsys, monkeypatch) -> None:

@@ -311,6 +311,6 @@ def test_new_commands_have_help(command: str, capsys) -> None:
     assert code == 0 and "Usage:" in out and "--json" in out
 
 
-def test_earliest_of_bad_input_exits_3(tmp_path: Path, capsys) -> None:
-    code, _, err = run(capsys, "--archive", str(tmp_path / "a"), "earliest", "deadbeefdeadbeef")
+def test_earliest_of_bad_input_exits_3(archived: Path, capsys) -> None:
+    code, _, err = run(capsys, "--archive", str(archived), "earliest", "deadbeefdeadbeef")
     assert code == 3 and "deadbeefdeadbeef" in err

@@ -28,8 +28,8 @@ class State:
         self.archive_dir = archive
         self.debug = debug
 
-    def open(self) -> pipeline.Archive:
-        return pipeline.open_archive(self.archive_dir)
+    def open(self, mode: pipeline.OpenMode = "create") -> pipeline.Archive:
+        return pipeline.open_archive(self.archive_dir, mode=mode)
 
 
 @contextmanager

@@ -49,7 +49,7 @@ def match(state: State, target: str, as_json: bool) -> None:
     Each match gives a score in [0, 1] (how much of the query or of the archived media the
     shared footage covers) and the aligned segments: query time ~ archived media time.
     """
-    with state.open() as opened:
+    with state.open("existing") as opened:
         resolved, matches = pipeline.find_matches(opened, target)
         records = [
             report.match_record(
@@ -84,7 +84,7 @@ def match(state: State, target: str, as_json: bool) -> None:
 def info(state: State, target: str, as_json: bool) -> None:
     """Show what a file, archived URL or sha256 says about itself: streams, tags, time, place, device,
     and the captures of it in the archive."""
-    with state.open() as opened:
+    with state.open("optional") as opened:
         resolved, media_info = pipeline.media_info(opened, target)
         sources = opened.catalog.sources(resolved.sha256) if resolved.archived else []
     record = report.info_record(
@@ -139,7 +139,7 @@ def info(state: State, target: str, as_json: bool) -> None:
 @click.pass_obj
 def list_media(state: State, as_json: bool) -> None:
     """List the media in the archive, oldest first."""
-    with state.open() as opened:
+    with state.open("existing") as opened:
         media = opened.catalog.list_media()
         if as_json:
             for item in media:

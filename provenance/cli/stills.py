@@ -40,7 +40,7 @@ def keyframes(state: State, target: str, out_dir: Path | None, sheet: Path | Non
       provenance keyframes clip.mp4 -o frames/ --sheet sheet.jpg
       provenance keyframes 3f2a9c0d41b7 --json
     """
-    with state.open() as opened:
+    with state.open("optional") as opened:
         found = pipeline.keyframes_of(opened, target, out_dir=out_dir, sheet=sheet)
     links = search_links(None)
     if as_json:

@@ -45,7 +45,10 @@ def earliest(state: State, target: str, as_json: bool) -> None:
       provenance earliest https://example.org/watch/123
       provenance earliest clip.mp4 --json
     """
-    with state.open() as opened, progress_bar("matching", not as_json and err.is_terminal) as on_event:
+    with (
+        state.open("existing") as opened,
+        progress_bar("matching", not as_json and err.is_terminal) as on_event,
+    ):
         _, cluster = pipeline.build_timeline(opened, target, on_event=on_event)
     if as_json:
         emit_json(report_timeline.earliest_record(target, cluster))
@@ -77,7 +80,7 @@ def clusters(state: State, as_json: bool, as_csv: bool, singletons: bool) -> Non
     if as_json and as_csv:
         raise click.UsageError("give --json or --csv, not both")
     show_bar = not (as_json or as_csv) and err.is_terminal
-    with state.open() as opened, progress_bar("matching", show_bar) as on_event:
+    with state.open("existing") as opened, progress_bar("matching", show_bar) as on_event:
         found = pipeline.list_clusters(opened, singletons=singletons, on_event=on_event)
     rows = [report_timeline.cluster_row(c) for c in found]
     if as_json:
@@ -158,7 +161,10 @@ def report_command(state: State, target: str, output: Path, as_json: bool) -> No
     Example:
       provenance report https://example.org/watch/123 -o report.html
     """
-    with state.open() as opened, progress_bar("matching", not as_json and err.is_terminal) as on_event:
+    with (
+        state.open("existing") as opened,
+        progress_bar("matching", not as_json and err.is_terminal) as on_event,
+    ):
         evidence = pipeline.gather_evidence(opened, target, on_event=on_event)
     path = report.write_html(evidence, Path(output))
     record = report_timeline.report_record(path, evidence)

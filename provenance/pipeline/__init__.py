@@ -5,7 +5,7 @@ GIL) compute; only the calling thread writes to the catalog.
 """
 
 from .add import MEDIA_EXTENSIONS, add_files, expand_inputs
-from .archive import DEFAULT_ARCHIVE, Archive, OnEvent, open_archive, resolve_archive_root
+from .archive import DEFAULT_ARCHIVE, Archive, OnEvent, OpenMode, open_archive, resolve_archive_root
 from .clusters import archive_matches, build_timeline, list_clusters
 from .evidence import gather_evidence
 from .ingest import Ingested, describe, ingest_staged
@@ -21,6 +21,7 @@ __all__ = [
     "Ingested",
     "KeyframeSet",
     "OnEvent",
+    "OpenMode",
     "Target",
     "VerifyTable",
     "add_files",

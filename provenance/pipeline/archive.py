@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from .. import store
 from ..catalog import Catalog
-from ..errors import MissingExtraError, UsageError
+from ..errors import ArchiveError, MissingExtraError, UsageError
 from ..hashing import HASHERS, Hasher
 from ..index import HashIndex
 from ..models import Progress
@@ -18,15 +19,30 @@ OnEvent = Callable[[Progress], None]
 DEFAULT_ARCHIVE = Path("provenance-archive")
 
 
+# How a command opens the archive: "create" it when missing (add, archive, verify), require an
+# "existing" one (match, list, earliest, clusters, report: an empty archive made by a mistyped path
+# would answer "nothing matches"), or use it when there is one ("optional": info and keyframes of a
+# file work without an archive, and leave nothing on disk).
+OpenMode = Literal["create", "existing", "optional"]
+
+
 class Archive:
     """An open archive folder: its root, its catalog and its settings."""
 
-    def __init__(self, root: Path, settings: Settings) -> None:
+    def __init__(self, root: Path, settings: Settings, mode: OpenMode = "create") -> None:
         self.root = root
         self.settings = settings
-        store.prepare_root(root)
-        self.catalog = Catalog(root / "catalog.sqlite")
-        store.sweep_staging(root)
+        catalog_path = root / "catalog.sqlite"
+        if mode != "create" and not catalog_path.is_file():
+            if mode == "existing":
+                raise ArchiveError(
+                    f"{root}: no archive here", hint="add files or archive URLs first, or give --archive DIR"
+                )
+            self.catalog = Catalog(Path(":memory:"))  # nothing archived, nothing written
+        else:
+            store.prepare_root(root)
+            self.catalog = Catalog(catalog_path)
+            store.sweep_staging(root)
         self._index: tuple[tuple[str, int, int], HashIndex] | None = None
 
     def close(self) -> None:
@@ -74,6 +90,8 @@ def resolve_archive_root(archive: str | os.PathLike[str] | None) -> Path:
     return Path(os.environ.get("PROVENANCE_ARCHIVE") or DEFAULT_ARCHIVE)
 
 
-def open_archive(path: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> Archive:
+def open_archive(
+    path: str | os.PathLike[str] | None = None, settings: Settings | None = None, *, mode: OpenMode = "create"
+) -> Archive:
     root = resolve_archive_root(path)
-    return Archive(root, settings or load_settings(root))
+    return Archive(root, settings or load_settings(root), mode)
