@@ -119,7 +119,7 @@ def _segments_of(
 def align_hits(
     q_ms: np.ndarray, r_ms: np.ndarray, dist: np.ndarray, opts: MatchSettings, min_frames: int
 ) -> list[Segment]:
-    """Segments of the query found in one reference, longest first, no query frame used twice.
+    """Segments of the query found in one reference, longest first, no query time used twice.
 
     ``min_frames`` and ``Segment.frames_matched`` count distinct reference frames (the evidence).
     """
@@ -135,8 +135,13 @@ def align_hits(
         kept = _on_line(q_ms, r_ms, dist, speed, offset, tolerance_ms)
         if kept.size == 0:
             break
-        segments.extend(_segments_of(q_ms[kept], r_ms[kept], dist[kept], speed, opts, min_frames))
+        found = _segments_of(q_ms[kept], r_ms[kept], dist[kept], speed, opts, min_frames)
+        segments.extend(found)
+        # A moment of the query shows one moment of the reference: hits inside a segment's query
+        # span are spent, or a still camera's look-alike frames would add a second, wrong segment.
         remaining = ~np.isin(q_ms, q_ms[kept])
+        for segment in found:
+            remaining &= (q_ms < segment.query_start_ms) | (q_ms > segment.query_end_ms)
         q_ms, r_ms, dist = q_ms[remaining], r_ms[remaining], dist[remaining]
     segments.sort(key=lambda s: (-s.frames_matched, s.query_start_ms))
     return segments

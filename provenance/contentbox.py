@@ -28,6 +28,10 @@ SOFT_RATIO = 0.35
 # (a centred re-frame), so soft skies and shallow focus in ordinary footage are left alone.
 MIN_FILL_SHARE = 0.08
 MAX_FILL_IMBALANCE = 0.05
+# The fill's inner edge is the sharpest rise of edge energy (at least FILL_STEP times) within
+# FILL_REACH of the frame beyond the soft run: blur spreads the footage's edge into the fill.
+FILL_STEP = 1.8
+FILL_REACH = 0.1
 # The box must keep at least this share of each dimension; less means we are cutting footage.  A
 # 2.39:1 film re-framed to 9:16 keeps 0.235 of the height.
 MIN_KEPT = 0.2
@@ -61,6 +65,20 @@ def _trim_bars(stack: np.ndarray) -> tuple[int, int, int, int]:
     return top + more_top, bottom + more_bottom, left + more_left, right + more_right
 
 
+def _edge_step(energy: np.ndarray, run: int, reach: int) -> int:
+    """Where the footage begins past a soft run: the sharpest rise of edge energy within ``reach``
+    lines beyond it.  A blurred fill softens towards the footage's own edge, so the soft run alone
+    stops a few lines short, by a different amount on each side."""
+    best, at = 0.0, run
+    for edge in range(max(1, run), min(energy.size - 3, run + reach)):
+        before = float(energy[max(0, edge - 3) : edge].mean())
+        after = float(energy[edge : edge + 3].mean())
+        rise = after / max(before, 1e-6)
+        if rise > best:
+            best, at = rise, edge
+    return at if best >= FILL_STEP else run
+
+
 def _soft_fill(stack: np.ndarray, axis: int) -> tuple[int, int]:
     """Rows (axis=1) or columns (axis=2) at the edges that are a blurred fill: soft in every frame
     compared with the middle of the picture, in a centred, balanced pair of bands."""
@@ -72,9 +90,11 @@ def _soft_fill(stack: np.ndarray, axis: int) -> tuple[int, int]:
         return 0, 0
     soft = energy < SOFT_RATIO * float(np.median(middle))
     lead, trail = _edge_run(soft)
-    balanced = abs(lead - trail) <= MAX_FILL_IMBALANCE * n
-    big_enough = min(lead, trail) >= MIN_FILL_SHARE * n
-    return (lead, trail) if balanced and big_enough else (0, 0)
+    if min(lead, trail) < MIN_FILL_SHARE * n:
+        return 0, 0
+    reach = round(FILL_REACH * n)
+    lead, trail = _edge_step(energy, lead, reach), _edge_step(energy[::-1], trail, reach)
+    return (lead, trail) if abs(lead - trail) <= MAX_FILL_IMBALANCE * n else (0, 0)
 
 
 def find_content_box(frames: Sequence[Frame]) -> Box | None:
