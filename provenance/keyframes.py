@@ -10,10 +10,9 @@ sharpest non-flat frame (variance of the Laplacian) outside fades and dissolves.
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import math
-import os
-import secrets
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -29,10 +28,10 @@ from av.stream import Disposition
 from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from .errors import ArchiveError, BadInputError, CorruptMediaError, NotMediaError, UsageError
+from .errors import BadInputError, CorruptMediaError, NotMediaError, UsageError
 from .models import Keyframe, Shot, Transition
 from .settings import KeyframeSettings
-from .store import require_file
+from .store import require_file, write_atomic
 
 # Grey std (0-255) under which a frame is flat: black, white, one colour (as HashSettings.flat_std).
 FLAT_STD = 6.0
@@ -307,18 +306,9 @@ def _upright(frame: av.VideoFrame, stream: av.VideoStream, side: int, scaler: Vi
 
 
 def _write_jpeg(path: Path, image: Image.Image, quality: int) -> None:
-    """Temporary name in the same folder, fsync, rename: no reader ever sees half a file."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as fh:
-            image.save(fh, "JPEG", quality=quality)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ArchiveError(f"{path}: cannot write ({exc.strerror or exc})", hint="check the folder") from None
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    write_atomic(path, buffer.getvalue())
 
 
 def export_keyframes(

@@ -25,7 +25,7 @@ from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
 # cached matches (pipeline/clusters.py) made by another version are computed again.
-MATCHER_VERSION = 3
+MATCHER_VERSION = 4
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -110,6 +110,12 @@ def _match_variant(
         segments = align_hits(
             q_ms[mine], index.times_ms[hits.row[mine]], hits.distance[mine], opts, min_frames
         )
+        # Evidence of one or two frames has no time alignment to vouch for it: it must be closer.
+        segments = [
+            s
+            for s in segments
+            if s.frames_matched >= opts.min_frames or s.mean_distance <= opts.few_frames_max_distance
+        ]
         if not segments:
             continue
         segments = [s if variant == "none" else replace(s, variant=variant) for s in segments]

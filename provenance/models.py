@@ -229,6 +229,17 @@ class ErrorInfo:
     kind: str
     message: str
 
+    @staticmethod
+    def of(exc: Exception) -> ErrorInfo:
+        """The error of a failed item: ours carry a kind; an OSError is the disk's (full, read-only)."""
+        one_line = getattr(exc, "one_line", None)
+        if one_line is not None:
+            return ErrorInfo(kind=getattr(exc, "kind", "error"), message=one_line())
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return ErrorInfo(
+            kind="io_error", message=f"{getattr(exc, 'filename', '') or ''}: {reason}".lstrip(": ")
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AddResult:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from .models import (
     to_jsonable,
     utc_iso,
 )
+from .store import write_atomic
 
 
 def seconds(ms: int) -> float:
@@ -188,18 +187,7 @@ def table_text(records: Iterable[dict[str, Any]], columns: Sequence[str], *, jso
 
 
 def write_text_atomic(out: Path, text: str) -> Path:
-    """Write beside the target, fsync, rename: a reader never sees half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.part"
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return write_atomic(out, text.encode("utf-8"))
 
 
 def write_table(out: Path, records: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:

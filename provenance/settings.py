@@ -8,6 +8,8 @@ overrides (CLI flags), ``PROVENANCE_<SECTION>_<FIELD>`` environment variables, t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -66,6 +68,11 @@ class MatchSettings:
     # informative frames).  Any such segment is reported, however small a part of a long video it
     # is: a 5 s excerpt inside an hour of footage is exactly what an investigator looks for.
     min_frames: int = 3
+    # When a side has fewer frames than that (a photo, a clip of a second), a match rests on one or
+    # two frames and time alignment cannot vouch for it: those frames must be this close.  On
+    # bench/negatives.py, 8,454 unrelated pairs included 4 photo-video pairs at exactly 12 bits (through
+    # mirrored and zoomed views) and none closer; see bench/RESULTS.md for what 8 keeps.
+    few_frames_max_distance: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,13 @@ class Settings:
     keyframes: KeyframeSettings = field(default_factory=KeyframeSettings)
     download: DownloadSettings = field(default_factory=DownloadSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
+
+
+def settings_key(*sections: object, version: int = 0) -> str:
+    """A short stable key of some settings sections and a code version.  Derived data (cached
+    matches, keyframes) is stored under it, so data made with other settings is made again."""
+    text = json.dumps([version, *(dataclasses.asdict(section) for section in sections)], sort_keys=True)  # type: ignore[call-overload]
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _coerce(section: str, name: str, raw: Any, default: Any) -> Any:
@@ -153,6 +167,7 @@ _BOUNDS = {
     ("match", "offset_tolerance_s"): (0.0, 60.0),
     ("match", "max_gap_s"): (0.0, 3600.0),
     ("match", "min_frames"): (1, 1000),
+    ("match", "few_frames_max_distance"): (0, 256),
     ("batch", "jobs"): (1, 64),
     ("batch", "retries"): (0, 100),
     ("download", "retries"): (0, 100),
@@ -202,4 +217,10 @@ def load_settings(
                 values[f.name] = _coerce(name, f.name, raw, default)
                 _check_bounds(name, f.name, values[f.name])
         sections[name] = dataclasses.replace(default_section, **values)
-    return Settings(**sections)
+    settings = Settings(**sections)
+    if settings.match.hasher not in settings.hashing.hashers:
+        raise UsageError(
+            f"setting match.hasher = {settings.match.hasher!r} is not among hashing.hashers"
+            f" {list(settings.hashing.hashers)}: matches would look for hashes that are never stored"
+        )
+    return settings

@@ -158,16 +158,22 @@ def commit_media(root: Path, staged: Path, sha256: str, ext: str) -> Path:
     return rel
 
 
-def write_bytes_atomic(root: Path, target: Path, data: bytes) -> None:
-    """Write a small derived or metadata file (info.json, a keyframe) atomically."""
-    staged = staging_path(root, target.suffix)
+def write_atomic(target: Path, data: bytes) -> Path:
+    """Write a small file (info.json, a keyframe, a report) under a temporary name beside it, fsync,
+    rename: a reader never sees half a file, and a failed write leaves the old one in place."""
+    staged = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with staged.open("wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
         _fsync_dir(target.parent)
+    except OSError as exc:
+        raise ArchiveError(
+            f"{target}: cannot write ({exc.strerror or exc})", hint="check the folder"
+        ) from None
     finally:
         staged.unlink(missing_ok=True)
+    return target

@@ -261,3 +261,28 @@ def test_a_killed_batch_resumes_without_duplicates(tmp_path, fake_site: FakeSite
         )
         assert len(json.loads(info.stdout)["captures"]) == 1, "a post was captured twice"
     assert not list((root / "tmp").iterdir())
+
+
+def test_one_post_under_two_addresses_in_one_batch_is_captured_once(
+    tmp_path, fake_site: FakeSite, capsys
+) -> None:
+    root = tmp_path / "archive"
+    url = fake_site.url("/watch/ld")
+    code, rows, _ = archive_cmd(capsys, root, url, url + "#again", "--jobs", "2")
+    assert code == 0
+    assert sorted(r["status"] for r in rows) == ["archived", "exists"]
+    assert rows[0]["capture_id"] == rows[1]["capture_id"]
+    code, out, _ = run(capsys, "--archive", str(root), "info", url, "--json")
+    assert len(json.loads(out)["captures"]) == 1
+    captures_dirs = [p for p in (root / "captures").rglob("info.json")]
+    assert len(captures_dirs) == 1  # the second download's files were not kept
+
+
+def test_a_resumed_batch_reports_every_entry_of_a_feed_again(tmp_path, fake_site: FakeSite, capsys) -> None:
+    root = tmp_path / "archive"
+    feed = fake_site.url("/feed.rss")
+    first = archive_cmd(capsys, root, feed)[1]
+    again = archive_cmd(capsys, root, feed)[1]
+    assert len(first) == len(again) == 2
+    assert [r["capture_id"] for r in again] == [r["capture_id"] for r in first]
+    assert all(r["status"] == "exists" for r in again)

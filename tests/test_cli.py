@@ -382,3 +382,52 @@ def test_a_real_photo_finds_itself_and_nothing_else(tmp_path: Path, capsys) -> N
     code, out, _ = run(capsys, "--archive", str(root), "match", str(smaller), "--json")
     assert code == 0
     assert [m["name"] for m in json_lines(out)] == ["pillow_flower.jpg"]
+
+
+def test_a_text_file_that_ffmpeg_renders_as_video_is_not_media(tmp_path, capsys) -> None:
+    notes = tmp_path / "notes.nfo"
+    notes.write_text("hello")  # FFmpeg's tty demuxer would draw this as ANSI art
+    code, out, _err = run(capsys, "--archive", str(tmp_path / "a"), "add", str(notes), "--json")
+    assert code == 3 and json_lines(out)[0]["error"]["kind"] == "not_media"
+
+
+def test_the_same_bytes_under_several_names_at_once_are_stored_once(tmp_path, clips, capsys) -> None:
+    names = [tmp_path / "clip.mp4", tmp_path / "clip.mov", tmp_path / "clip.m4v"]
+    for name in names:
+        name.write_bytes(clips["fractal"].read_bytes())
+    root = tmp_path / "archive"
+    code, out, _ = run(
+        capsys, "--archive", str(root), "add", *map(str, names), str(names[0]), "-j", "3", "--json"
+    )
+    assert code == 0
+    statuses = sorted(r["status"] for r in json_lines(out))
+    assert statuses == ["added", "exists", "exists"]  # the path given twice counts once
+    assert len(media_files(root)) == 1
+
+
+def test_a_media_file_lost_from_the_archive_is_put_back_by_adding_it_again(tmp_path, clips, capsys) -> None:
+    root = tmp_path / "archive"
+    run(capsys, "--archive", str(root), "add", str(clips["fractal"]), str(clips["pattern"]))
+    lost = next(p for p in media_files(root) if p.read_bytes() == clips["fractal"].read_bytes())
+    lost.unlink()
+    code, out, err = run(capsys, "--archive", str(root), "clusters", "--json")
+    assert code == 0, err  # the other media are still clustered
+    code, out, _ = run(capsys, "--archive", str(root), "add", str(clips["fractal"]), "--json")
+    assert code == 0 and json_lines(out)[0]["status"] == "added"
+    assert lost.read_bytes() == clips["fractal"].read_bytes()
+
+
+def test_a_match_hasher_that_is_never_stored_is_a_usage_error(tmp_path, clips, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("PROVENANCE_HASHING_HASHERS", "pdq256")
+    code, _, err = run(capsys, "--archive", str(tmp_path / "a"), "add", str(clips["fractal"]))
+    assert code == 2 and "match.hasher" in err
+
+
+def test_a_large_phone_photo_is_not_a_decompression_bomb(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    big = tmp_path / "108mp.jpg"
+    Image.new("L", (12000, 9000), 90).save(big, quality=50)  # a 108 MP phone photo
+    code, out, err = run(capsys, "--archive", str(tmp_path / "a"), "info", str(big), "--json")
+    assert code == 0, err
+    assert json.loads(out)["container"]["width"] == 12000

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.errors import BadInputError
+from provenance.errors import ArchiveError, BadInputError
 from provenance.store import (
     CHUNK,
     commit_media,
@@ -21,7 +21,7 @@ from provenance.store import (
     sha256_file,
     staged_copy,
     sweep_staging,
-    write_bytes_atomic,
+    write_atomic,
 )
 
 
@@ -172,20 +172,20 @@ def test_sweep_staging_without_staging_folder(tmp_path: Path) -> None:
     assert sweep_staging(tmp_path / "not-an-archive") == 0
 
 
-def test_write_bytes_atomic_creates_and_replaces(root: Path) -> None:
+def test_write_atomic_creates_and_replaces(root: Path) -> None:
     target = root / "captures" / "yt:abc" / "info.json"
-    write_bytes_atomic(root, target, b'{"a": 1}')
+    write_atomic(target, b'{"a": 1}')
     assert target.read_bytes() == b'{"a": 1}'
-    write_bytes_atomic(root, target, b'{"a": 2}')
+    write_atomic(target, b'{"a": 2}')
     assert target.read_bytes() == b'{"a": 2}'
-    assert staging_files(root) == []
+    assert [p.name for p in target.parent.iterdir()] == ["info.json"]  # no temporary left beside it
 
 
-def test_write_bytes_atomic_failure_keeps_old_file_and_no_staging(root: Path) -> None:
+def test_write_atomic_failure_is_one_error_and_keeps_what_was_there(root: Path) -> None:
     target = root / "keyframes" / "x"
     target.mkdir(parents=True)
     (target / "inside").write_bytes(b"keep")
-    with pytest.raises(OSError):
-        write_bytes_atomic(root, target, b"data")  # a folder is in the way
+    with pytest.raises(ArchiveError):
+        write_atomic(target, b"data")  # a folder is in the way
     assert (target / "inside").read_bytes() == b"keep"
-    assert staging_files(root) == []
+    assert [p.name for p in target.parent.iterdir()] == ["x"]

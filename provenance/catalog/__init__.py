@@ -56,21 +56,27 @@ class Catalog:
     @staticmethod
     def is_complete(path: Path, sha256: str, hashers: Iterable[str], rate_hz: float) -> bool:
         """From any thread: is the media archived with all these fingerprints? (own connection)"""
+        return Catalog.complete_media_path(path, sha256, hashers, rate_hz) is not None
+
+    @staticmethod
+    def complete_media_path(path: Path, sha256: str, hashers: Iterable[str], rate_hz: float) -> Path | None:
+        """From any thread: the stored path (relative to the archive) of a media archived with all
+        these fingerprints, else None.  Opens its own connection."""
         if not path.exists():
-            return False
+            return None
         db = sqlite3.connect(path, timeout=30.0)
         try:
             names = list(hashers)
             marks = ",".join("?" * len(names))
             row = db.execute(
-                "SELECT (SELECT COUNT(*) FROM media WHERE sha256 = ?),"
+                "SELECT (SELECT path FROM media WHERE sha256 = ?),"
                 " (SELECT COUNT(*) FROM fingerprints"
                 f"  WHERE sha256 = ? AND rate_hz = ? AND hasher IN ({marks}))",
                 (sha256, sha256, rate_hz, *names),
             ).fetchone()
         finally:
             db.close()
-        return row[0] == 1 and row[1] == len(names)
+        return Path(row[0]) if row[0] is not None and row[1] == len(names) else None
 
     def close(self) -> None:
         self.db.close()

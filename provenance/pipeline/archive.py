@@ -60,7 +60,14 @@ class Archive:
         unknown = [n for n in names if n not in HASHERS]
         if unknown:
             raise UsageError(f"unknown hasher {unknown[0]!r}; known: {', '.join(HASHERS)}")
-        return [HASHERS[n] for n in names if HASHERS[n].available]
+        usable = [HASHERS[n] for n in names if HASHERS[n].available]
+        if not usable:
+            extras = sorted({HASHERS[n].extra for n in names if HASHERS[n].extra})
+            raise MissingExtraError(
+                f"none of the hashers {list(names)} is installed",
+                hint=" or ".join(f"pip install 'provenance[{e}]'" for e in extras) or "set hashing.hashers",
+            )
+        return usable
 
     def index(self) -> HashIndex:
         """The search index for the match hasher, rebuilt only when the catalog's fingerprints changed."""

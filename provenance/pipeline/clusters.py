@@ -8,29 +8,27 @@ by the one added later, whose run searched an index holding both.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..errors import ProvenanceError
 from ..frames import sample_frames
 from ..index import HashIndex
 from ..match import MATCHER_VERSION, match_frames, query_sampling
-from ..models import Appearance, ArchivedMedia, Cluster, Match, OtherTime, Progress, Timestamp, to_jsonable
+from ..models import Appearance, ArchivedMedia, Cluster, Match, OtherTime, Progress, Timestamp
+from ..settings import settings_key
 from ..timeline import PairMatches, build_cluster, connected_groups
 from .archive import Archive, OnEvent
 from .query import Target, find_matches, resolve_target
 
+logger = logging.getLogger(__name__)
 
-def settings_key(archive: Archive) -> str:
-    """Which settings the cached matches were made with: the match and sampling sections."""
-    settings = {
-        "version": MATCHER_VERSION,  # a new matcher recomputes; settings changes are caught below
-        "match": to_jsonable(archive.settings.match, top=False),
-        "sampling": to_jsonable(archive.settings.sampling, top=False),
-    }
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+def match_key(archive: Archive) -> str:
+    """Which matcher and settings the cached matches were made with."""
+    return settings_key(archive.settings.match, archive.settings.sampling, version=MATCHER_VERSION)
 
 
 def _match_one(
@@ -48,7 +46,7 @@ def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dic
     Media whose cached run is missing or stale are decoded and matched on worker threads; only this
     thread writes the results to the catalog, one transaction per media.
     """
-    key = settings_key(archive)
+    key = match_key(archive)
     hasher, rate = archive.settings.match.hasher, archive.settings.sampling.rate_hz
     ids = archive.catalog.fingerprint_ids(hasher, rate)
     runs = archive.catalog.match_runs(key)
@@ -63,7 +61,14 @@ def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dic
             futures = [(sha, pool.submit(_match_one, archive, listed[sha], index, paths)) for sha in stale]
             try:
                 for done, (sha, future) in enumerate(futures, start=1):
-                    archive.catalog.record_matches(sha, key, ids[sha], checkpoint, future.result())
+                    try:
+                        found = future.result()
+                    except (ProvenanceError, OSError) as exc:
+                        # One damaged or missing file must not hide every cluster; re-adding the
+                        # original bytes puts it back (add.py), and it is matched on the next run.
+                        logger.warning("%s: left out of matching: %s", listed[sha].path, exc)
+                        continue
+                    archive.catalog.record_matches(sha, key, ids[sha], checkpoint, found)
                     if on_event:
                         on_event(Progress("match", done, len(stale), sha))
             finally:

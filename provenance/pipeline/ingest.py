@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import store
+from ..catalog import Catalog
 from ..exif import read_exif
 from ..fingerprint import fingerprint_frames
 from ..frames import sample_frames
@@ -27,6 +28,18 @@ class Ingested:
     media: MediaFile
     info: MediaInfo
     fingerprints: tuple[Fingerprint, ...]
+
+
+def stored_ext(archive: Archive, sha256: str, hashers: Sequence[Hasher]) -> str | None:
+    """Is this media archived and complete? Returns None when it must be (re)ingested: new, missing a
+    fingerprint, or its file gone from the archive (re-adding the bytes then puts it back).  Else the
+    extension it is stored under."""
+    rel = Catalog.complete_media_path(
+        archive.catalog.path, sha256, [h.name for h in hashers], archive.settings.sampling.rate_hz
+    )
+    if rel is None or not (archive.root / rel).is_file():
+        return None
+    return rel.suffix.lstrip(".")
 
 
 def describe(path: Path, kind: str, sha256: str) -> MediaInfo:

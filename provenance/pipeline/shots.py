@@ -7,15 +7,14 @@ and asked again it is read back (unless the keyframe settings changed).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import NotMediaError
 from ..keyframes import contact_sheet, export_keyframes, find_shots
-from ..models import Keyframe, to_jsonable
+from ..models import Keyframe
+from ..settings import settings_key
 from .archive import Archive
 from .query import Target, resolve_target
 
@@ -30,14 +29,9 @@ class KeyframeSet:
     stored_in_archive: bool
 
 
-def settings_key(archive: Archive) -> str:
-    text = json.dumps(to_jsonable(archive.settings.keyframes, top=False), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _stored(archive: Archive, target: Target) -> list[Keyframe]:
     """Keyframes of an archived media: read back, or found, exported into the archive and recorded."""
-    key = settings_key(archive)
+    key = settings_key(archive.settings.keyframes)
     kept = archive.catalog.keyframes(target.sha256, key)
     if kept and all((archive.root / k.path).is_file() for k in kept):  # type: ignore[operator]
         return [replace(k, path=archive.root / k.path) for k in kept]  # type: ignore[operator]

@@ -23,7 +23,7 @@ from ..frames import detect_kind
 from ..hashing import Hasher
 from ..models import ArchiveResult, Capture, ErrorInfo, Progress
 from .archive import Archive, OnEvent
-from .ingest import Ingested, ingest_staged
+from .ingest import Ingested, ingest_staged, stored_ext
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -51,7 +51,7 @@ def _store_side_files(archive: Archive, capture: Capture, files: Sequence[Path])
     kept = []
     for path in files:
         kept.append((path.name, store.sha256_file(path)))
-        store.write_bytes_atomic(archive.root, target / path.name, path.read_bytes())
+        store.write_atomic(target / path.name, path.read_bytes())
     return str(folder), tuple(kept)
 
 
@@ -80,7 +80,7 @@ def _archive_entry(
     try:
         capture_id = download.capture_id_for(url, archive.settings.download)
         return _archive_post(archive, url, capture_id or url, hashers, refresh, on_event)
-    except ProvenanceError as exc:
+    except (ProvenanceError, OSError) as exc:
         return _failed(url, exc)
 
 
@@ -103,9 +103,7 @@ def _archive_post(
         # 4. The media to its content address, described and fingerprinted (unless already archived).
         sha256 = store.sha256_file(got.media_path)
         ingested = None
-        if not Catalog.is_complete(
-            archive.catalog.path, sha256, [h.name for h in hashers], archive.settings.sampling.rate_hz
-        ):
+        if stored_ext(archive, sha256, hashers) is None:
             kind = detect_kind(got.media_path)
             ext = store.safe_ext(got.media_path.name, "mp4")
             ingested = ingest_staged(archive, got.media_path, kind, sha256, ext, hashers)
@@ -118,8 +116,8 @@ def _archive_post(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _failed(url: str, exc: ProvenanceError) -> ArchiveResult:
-    return ArchiveResult(url=url, status="failed", error=ErrorInfo(kind=exc.kind, message=exc.one_line()))
+def _failed(url: str, exc: ProvenanceError | OSError) -> ArchiveResult:
+    return ArchiveResult(url=url, status="failed", error=ErrorInfo.of(exc))
 
 
 def _bytes_progress(url: str, on_event: OnEvent | None):  # type: ignore[no-untyped-def]
@@ -138,19 +136,26 @@ def expand_urls(archive: Archive, urls: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(u.strip() for u in urls if u.strip()))
 
 
-def _result(archive: Archive, url: str, outcome: _Fetched | ArchiveResult) -> ArchiveResult:
+def _result(archive: Archive, outcome: _Fetched | ArchiveResult, refresh: bool) -> ArchiveResult:
+    """Record a fetched post (main thread); a post already recorded meanwhile is reported as such."""
     if isinstance(outcome, ArchiveResult):
         if outcome.status != "exists" or outcome.capture_id is None:
             return outcome
-        return _from_catalog(archive, url, outcome.capture_id, "exists")
-    archive.catalog.record_capture(outcome.capture, outcome.folder, outcome.ingested)
-    return _from_catalog(archive, url, outcome.capture.capture_id, "archived")
+        return _from_catalog(archive, outcome.capture_id, "exists", outcome.url)
+    capture = outcome.capture
+    if not refresh and archive.catalog.captures(capture_id=capture.capture_id):
+        # The same post twice in one batch (two addresses of it): workers ran ahead of this thread.
+        shutil.rmtree(archive.root / outcome.folder, ignore_errors=True)
+        return _from_catalog(archive, capture.capture_id, "exists", capture.url)
+    archive.catalog.record_capture(capture, outcome.folder, outcome.ingested)
+    return _from_catalog(archive, capture.capture_id, "archived", capture.url)
 
 
-def _from_catalog(archive: Archive, url: str, capture_id: str, status: str) -> ArchiveResult:
+def _from_catalog(archive: Archive, capture_id: str, status: str, url: str | None = None) -> ArchiveResult:
     captures = archive.catalog.captures(capture_id=capture_id)
     capture = captures[-1] if captures else None
-    return ArchiveResult(url=url, status=status, capture_id=capture_id, capture=capture)  # type: ignore[arg-type]
+    shown = url or (capture.url if capture else capture_id)
+    return ArchiveResult(url=shown, status=status, capture_id=capture_id, capture=capture)  # type: ignore[arg-type]
 
 
 def archive_urls(
@@ -183,7 +188,7 @@ def archive_urls(
             )
         try:
             for done, (position, url) in enumerate(enumerate(wanted), start=1):
-                yield from _collect(archive, batch_id, position, url, futures.get(position), states)
+                yield from _collect(archive, batch_id, position, url, futures.get(position), states, refresh)
                 if on_event:
                     on_event(Progress("archive", done, len(wanted), url))
         finally:
@@ -197,30 +202,33 @@ def _collect(
     url: str,
     future: Future[list[_Fetched | ArchiveResult]] | None,
     states: dict[int, tuple[str, str | None]],
+    refresh: bool,
 ) -> list[ArchiveResult]:
-    """Record what a worker fetched (main thread) and settle the job's state."""
+    """Record what a worker fetched (main thread) and settle the job's state.
+
+    A job keeps the capture ids of all it archived (a playlist has several, one per line), so a
+    resumed batch reports every entry again from the catalog.
+    """
     if future is None:  # done in an earlier run of this batch
-        return [_from_catalog(archive, url, states[position][1] or "", "exists")]
+        ids = (states[position][1] or "").splitlines()
+        return [_from_catalog(archive, cid, "exists", url if len(ids) == 1 else None) for cid in ids]
     try:
-        results = [
-            _result(archive, outcome.capture.url if isinstance(outcome, _Fetched) else outcome.url, outcome)
-            for outcome in future.result()
-        ]
-    except ProvenanceError as exc:
+        results = [_result(archive, outcome, refresh) for outcome in future.result()]
+    except (ProvenanceError, OSError) as exc:
+        failed = _failed(url, exc)
+        error_kind, message = failed.error.kind, failed.error.message  # type: ignore[union-attr]
+        archive.catalog.set_job(batch_id, position, "failed", error_kind=error_kind, error_message=message)
+        return [failed]
+    errors = [r.error for r in results if r.error is not None]
+    if errors:
         archive.catalog.set_job(
-            batch_id, position, "failed", error_kind=exc.kind, error_message=exc.one_line()
-        )
-        return [_failed(url, exc)]
-    failed = [r for r in results if r.status == "failed"]
-    if failed and failed[0].error:
-        error = failed[0].error
-        archive.catalog.set_job(
-            batch_id, position, "failed", error_kind=error.kind, error_message=error.message
+            batch_id, position, "failed", error_kind=errors[0].kind, error_message=errors[0].message
         )
     else:
-        archive.catalog.set_job(
-            batch_id, position, "done", capture_id=results[0].capture_id if results else None
-        )
+        ids = "\n".join(r.capture_id for r in results if r.capture_id)
+        archive.catalog.set_job(batch_id, position, "done", capture_id=ids or None)
+    if len(results) == 1:  # a single post is reported under the address it was asked by
+        results = [replace(results[0], url=url)]
     return results
 
 
