@@ -313,7 +313,11 @@ def test_demo_runs_offline_and_every_copy_finds_its_source(tmp_path: Path, capsy
     code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--json")
     assert code == 0
     rows = json_lines(out)
-    assert rows and all(r["ok"] and r["best_match"] == r["source"] for r in rows)
+    assert len(rows) == 3
+    for row in rows:  # each copy traced to its source's page, which is also its earliest appearance
+        page = row["source"].removesuffix(".mp4") + ".html"
+        assert row["ok"] and row["best_match"] == page and row["earliest_url"].endswith("/watch/" + page)
+        assert row["earliest_published_at"].startswith("2026-03-01")
 
 
 # -- real footage from ../shared/media -----------------------------------------------------------

@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from ..errors import ExitCode
+from ..models import to_jsonable
 from .base import cli, emit_json, err, out, progress_bar
 
 
@@ -22,11 +23,12 @@ from .base import cli, emit_json, err, out, progress_bar
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per edited copy.")
 def demo(out_dir: Path, as_json: bool) -> None:
-    """Run the whole job offline: make clips and edited copies, archive them, show what matches.
+    """Run the whole job offline: publish clips and edited copies, archive them, show what matches.
 
-    Uses the bundled ffmpeg to generate three source clips and edited copies (re-encoded,
-    downscaled, cut, mirrored), adds everything to a fresh archive in --out, then matches each
-    copy against the archive.
+    Uses the bundled ffmpeg to generate three source clips, one unrelated clip and edited copies
+    (re-encoded and downscaled, mirrored, cut), publishes each on a small video site on 127.0.0.1
+    (pages with upload dates), archives every page with yt-dlp into a fresh archive in --out, then
+    matches each copy and names its earliest appearance.
     """
     from ..demo import run_demo
 
@@ -34,23 +36,28 @@ def demo(out_dir: Path, as_json: bool) -> None:
         outcome = run_demo(out_dir, on_event=on_event)
     if as_json:
         for row in outcome.rows:
-            emit_json({"type": "demo_row", **row})
+            emit_json(to_jsonable(row))
     else:
-        table = Table("edited copy", "edit", "true source", "best match", "score", "segment", "ok")
+        table = Table(
+            "edited copy", "edit", "true source", "best match", "score", "segment", "earliest upload", "ok"
+        )
         for row in outcome.rows:
+            page = (row.earliest_url or "-").rsplit("/", 1)[-1]
+            earliest = f"{page} {row.earliest_published_at or ''}"
             table.add_row(
-                row["copy"],
-                row["edit"],
-                row["source"],
-                row["best_match"] or "-",
-                f"{row['score']:.2f}",
-                row["segment"] or "-",
-                "yes" if row["ok"] else "NO",
+                row.copy,
+                row.edit,
+                row.source,
+                row.best_match or "-",
+                f"{row.score:.2f}",
+                row.segment or "-",
+                earliest,
+                "yes" if row.ok else "NO",
             )
         out.print(table)
         err.print(
             f"archive: {outcome.archive} ({outcome.media} media); try: "
-            f"provenance --archive {outcome.archive} list"
+            f"provenance --archive {outcome.archive} clusters"
         )
-    if not all(row["ok"] for row in outcome.rows):
+    if not all(row.ok for row in outcome.rows):
         raise SystemExit(ExitCode.PARTIAL)
