@@ -73,3 +73,24 @@ def ffmpeg(*args: str) -> None:
     """Run the bundled ffmpeg quietly; fail the test with its stderr on error."""
     proc = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+
+
+def lavfi_clip(path: Path, source: str, seconds: float = 6.0, *extra: str) -> Path:
+    """A silent h264 clip of an FFmpeg lavfi source (e.g. "mandelbrot=s=320x240:rate=25")."""
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+        str(seconds),
+        *extra,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
+    return path

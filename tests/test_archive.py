@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ffmpeg
+from conftest import ffmpeg, lavfi_clip
 from fakesite import LD_AUTHOR, LD_TITLE, FakeSite, json_ld_page, make_clip
 from fakesite import fake_site as fake_site  # the fixture, used by name
 from test_cli import json_lines, run
@@ -77,21 +77,7 @@ def test_archived_posts_can_be_matched_at_once(tmp_path, fake_site: FakeSite, ca
     root = tmp_path / "archive"
     unrelated = make_clip(tmp_path / "pattern.mp4")
     fractal = tmp_path / "fractal_source.mp4"
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "mandelbrot=s=320x240:rate=25",
-        "-t",
-        "6",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(fractal),
-    )
+    lavfi_clip(fractal, "mandelbrot=s=320x240:rate=25", 6)
     fake_site.add_file("/copies/fractal.mp4", fractal, "video/mp4")
     url = fake_site.add_page("/watch/fractal", json_ld_page(fake_site, "Fractal", "/copies/fractal.mp4"))
     assert archive_cmd(capsys, root, url)[0] == 0
@@ -199,21 +185,7 @@ def _spawn(root: Path, listing: Path) -> subprocess.Popen[bytes]:
 def test_a_killed_batch_resumes_without_duplicates(tmp_path, fake_site: FakeSite) -> None:
     root = tmp_path / "archive"
     fractal = tmp_path / "f.mp4"
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "mandelbrot=s=640x360:rate=25",
-        "-t",
-        "8",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(fractal),
-    )
+    lavfi_clip(fractal, "mandelbrot=s=640x360:rate=25", 8)
     urls = []
     for i in range(6):  # distinct posts; the slow pages make sure a kill lands mid-batch
         fake_site.add_file(f"/copies/resume{i}.mp4", fractal.read_bytes() + b"\0" * i, "video/mp4")

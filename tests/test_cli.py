@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_MEDIA, ffmpeg, shared_media
+from conftest import SHARED_MEDIA, ffmpeg, lavfi_clip, shared_media
 
 from provenance.cli import main
 
@@ -37,23 +37,7 @@ def json_lines(text: str) -> list[dict]:
 
 
 def make_clip(path: Path, source: str, seconds: float = 6.0, *extra: str) -> Path:
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        source,
-        "-t",
-        str(seconds),
-        *extra,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(path),
-    )
-    return path
+    return lavfi_clip(path, source, seconds, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +255,13 @@ def test_a_killed_add_leaves_nothing_half_written(tmp_path: Path) -> None:
         for i in range(4)
     ]
     root = tmp_path / "archive"
-    for delay in (0.8, 1.6, 2.4):  # kill -9 at different points of the run
+    # kill -9 right after the first file is recorded, while the next is being copied and hashed ...
+    proc = _spawn_add(root, paths)
+    assert proc.stdout is not None and json.loads(proc.stdout.readline())["status"] == "added"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # ... and at a few other moments of a run
+    for delay in (0.3, 1.2):
         proc = _spawn_add(root, paths)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -281,6 +271,7 @@ def test_a_killed_add_leaves_nothing_half_written(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     statuses = [json.loads(line)["status"] for line in out.decode().splitlines()]
     assert len(statuses) == 4 and set(statuses) <= {"added", "exists"}
+    assert statuses[0] == "exists"  # finished before the first kill: kept
     assert not list((root / "tmp").iterdir()), "staging files were left behind"
     listed = subprocess.run(
         [sys.executable, "-m", "provenance", "--archive", str(root), "list", "--json"],
