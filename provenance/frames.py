@@ -66,6 +66,12 @@ def scaled_size(width: int, height: int, side: int) -> tuple[int, int]:
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
+def start_of(stream: av.VideoStream) -> float:
+    """The stream's first presentation time in seconds: media times (t_ms) count from there, so
+    fingerprints, segments and keyframes agree for streams that do not start at 0 (MPEG-TS)."""
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
 def _rotate(grey: np.ndarray, rotation_deg: float) -> np.ndarray:
     # FFmpeg's display matrix angle is counter-clockwise; np.rot90 with k>0 is counter-clockwise too.
     quarter_turns = round(rotation_deg / 90) % 4
@@ -85,7 +91,7 @@ def sample_video(path: Path, opts: SamplingSettings) -> Iterator[Frame]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = opts.decode_threads
-        start_s = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        start_s = start_of(stream)
         step_s = 1.0 / opts.rate_hz
         next_s = 0.0
         decoded = 0

@@ -29,6 +29,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .errors import BadInputError, CorruptMediaError, NotMediaError, UsageError
+from .frames import start_of
 from .models import Keyframe, Shot, Transition
 from .settings import KeyframeSettings
 from .store import require_file, write_atomic
@@ -124,10 +125,13 @@ def _analyse(path: Path, opts: KeyframeSettings) -> _Track:
     scaler = VideoReformatter()  # one for the file: frame.reformat() builds a scaler per frame (~2 ms)
     with _open_video(path) as (container, stream):
         size: tuple[int, int] | None = None
+        start_s = start_of(stream)
         for frame in _frames(container, stream):
-            t_ms = -1 if frame.time is None else round(frame.time * 1000)
+            if frame.time is None:
+                continue  # no time: it could not be exported by its time
+            t_ms = round((frame.time - start_s) * 1000)
             if t_ms < 0 or (times and t_ms <= times[-1]):
-                continue  # no time, or not after the last: it could not be exported by its time
+                continue  # before the start, or not after the last
             size = size or _fit(frame.width, frame.height, opts.analysis_side)
             try:
                 bgr = scaler.reformat(frame, size[0], size[1], "bgr24", interpolation="AREA").to_ndarray()
@@ -277,12 +281,13 @@ def find_shots(path: Path, opts: KeyframeSettings) -> list[Keyframe]:
 def _frame_at(path: Path, container: InputContainer, stream: av.VideoStream, t_ms: int) -> av.VideoFrame:
     """The frame shown at t_ms: seek to the keyframe before it, decode forward, keep the nearest."""
     best: tuple[int, av.VideoFrame] | None = None
+    start_s = start_of(stream)
     for back_ms in (0, 5000, t_ms):  # a seek may land late in odd files: go further back, then to 0
         with contextlib.suppress(av.error.FFmpegError):
-            container.seek(int(max(0, t_ms - back_ms) / 1000 / stream.time_base), stream=stream)
+            container.seek(int((max(0, t_ms - back_ms) / 1000 + start_s) / stream.time_base), stream=stream)
             best, first = None, None
             for frame in _frames(container, stream):
-                at = -1 if frame.time is None else round(frame.time * 1000)
+                at = -1 if frame.time is None else round((frame.time - start_s) * 1000)
                 first = at if first is None else first
                 if at >= 0 and (best is None or abs(at - t_ms) < abs(best[0] - t_ms)):
                     best = (at, frame)

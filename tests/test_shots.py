@@ -102,3 +102,17 @@ def test_info_reads_every_real_file(name: str, tmp_path, capsys) -> None:
     record = json.loads(out)
     assert record["kind"] == ("image" if name.startswith("photos/") else "video")
     assert record["container"]["width"] > 0 and record["container"]["height"] > 0
+
+
+def test_keyframe_times_count_from_the_start_of_the_stream(tmp_path, cuts, capsys) -> None:
+    # MPEG-TS streams start at 1.4 s of presentation time; times in provenance count from the start.
+    ts = tmp_path / "cuts.ts"
+    ffmpeg("-i", str(cuts), "-c", "copy", "-f", "mpegts", str(ts))
+    code, out, _ = run(
+        capsys, "--archive", str(tmp_path / "a"), "keyframes", str(ts), "-o", str(tmp_path / "k"), "--json"
+    )
+    assert code == 0
+    times = [row["t"] for row in json_lines(out)]
+    assert len(times) == 3
+    for t, (start, end) in zip(times, [(0, 3), (3, 6), (6, 9)], strict=True):
+        assert start <= t < end

@@ -74,3 +74,8 @@ def cli(ctx: click.Context, archive: str | None, debug: bool) -> None:
     Every command takes --json for scripts (one JSON object per line).
     """
     ctx.obj = State(archive, debug)
+
+
+def items_only(on_event: Callable[[ProgressEvent], None]) -> Callable[[ProgressEvent], None]:
+    """Progress in items (URLs archived, media matched), without the download bytes of each item."""
+    return lambda event: None if event.stage == "download" else on_event(event)

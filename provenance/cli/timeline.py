@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -10,13 +9,7 @@ from rich.table import Table
 
 from .. import pipeline, report, report_timeline
 from ..errors import ExitCode
-from ..models import Progress as ProgressEvent
-from .base import State, cli, emit_json, err, out, progress_bar
-
-
-def _items_only(on_event: Callable[[ProgressEvent], None]) -> Callable[[ProgressEvent], None]:
-    """Progress in items (URLs archived, media matched), without the download bytes of each item."""
-    return lambda event: None if event.stage == "download" else on_event(event)
+from .base import State, cli, emit_json, err, items_only, out, progress_bar
 
 
 def _print_tables(tables: list[report_timeline.TextTable]) -> None:
@@ -118,7 +111,7 @@ def verify(state: State, table_file: Path, output: Path | None, jobs: int | None
     """
     table = pipeline.read_verify_table(table_file)
     with state.open() as opened, progress_bar("verifying", not as_json and err.is_terminal) as on_event:
-        rows = pipeline.verify_urls(opened, table, jobs=jobs, on_event=_items_only(on_event))
+        rows = pipeline.verify_urls(opened, table, jobs=jobs, on_event=items_only(on_event))
     records = [report_timeline.verify_record(r) for r in rows]
     if output:
         report.write_table(

@@ -8,7 +8,7 @@ import click
 
 from .. import pipeline, report
 from ..errors import ExitCode
-from .base import State, cli, emit_json, err, out, progress_bar
+from .base import State, cli, emit_json, err, items_only, out, progress_bar
 
 
 @cli.command()
@@ -50,7 +50,9 @@ def archive(
         raise click.UsageError("give URLs, or a list of them with --input FILE")
     counts = {"archived": 0, "exists": 0, "failed": 0}
     with state.open() as opened, progress_bar("archiving", not as_json and err.is_terminal) as on_event:
-        for result in pipeline.archive_urls(opened, wanted, jobs=jobs, refresh=refresh, on_event=on_event):
+        for result in pipeline.archive_urls(
+            opened, wanted, jobs=jobs, refresh=refresh, on_event=items_only(on_event)
+        ):
             counts[result.status] += 1
             if result.error:
                 err.print(f"provenance: {result.error.message}", markup=False)

@@ -36,7 +36,12 @@ def _stored(archive: Archive, target: Target) -> list[Keyframe]:
     if kept and all((archive.root / k.path).is_file() for k in kept):  # type: ignore[operator]
         return [replace(k, path=archive.root / k.path) for k in kept]  # type: ignore[operator]
     shots = find_shots(target.path, archive.settings.keyframes)
-    written = export_keyframes(target.path, shots, archive.root / "keyframes" / target.sha256)
+    folder = archive.root / "keyframes" / target.sha256
+    written = export_keyframes(target.path, shots, folder)
+    current = {k.path for k in written}
+    for old in folder.glob("*.jpg"):  # keyframes of earlier settings: derived data, replaced
+        if old not in current:
+            old.unlink(missing_ok=True)
     archive.catalog.record_keyframes(
         target.sha256,
         key,
