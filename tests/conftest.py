@@ -43,8 +43,18 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         check(address)
         return real_connect_ex(self, address)
 
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        # Name lookups too: a lookup of a real host name would leave this machine before any connect.
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and str(name) not in LOOPBACK:
+            raise OSError(f"test tried to look up {host}: only 127.0.0.1 is allowed in tests")
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture(autouse=True)
