@@ -77,7 +77,7 @@ def make_clip(seconds: float) -> Path:
     else:
         video = (
             "mandelbrot=size=1280x720:rate=30[m];testsrc2=size=1280x720:rate=30[t];"
-            "[m][t]blend=all_mode=average,noise=alls=12:allf=t"
+            "[m][t]blend=all_mode=average,noise=alls=5:allf=t"
         )
         args = ["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
     tmp = path.with_suffix(".part.mp4")
@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the generated clip")
     parser.add_argument("--clip", type=Path, help="time this video instead of the generated clip")
     parser.add_argument(
-        "--quiet-below", type=float, metavar="CPUS", help="redo rounds while other processes are this busy"
+        "--quiet-below",
+        type=float,
+        metavar="CPUS",
+        help="throw a round away when other processes kept more than CPUS busy (at most 10 x --runs)",
     )
     args = parser.parse_args(argv)
 

@@ -30,7 +30,8 @@ class SamplingSettings:
     # the frame: a 16:9 clip re-framed to 9:16 over a blurred fill is 256x144 inside 256x456, so
     # 256 keeps >= 64 pixels of footage in each direction for the common re-frames.
     frame_side: int = 256
-    # Decoder threads per file (0 = let FFmpeg choose).
+    # Decoding threads per file: keyframe-to-keyframe runs are decoded side by side, one decoder per
+    # thread (bench/speed.py).  0 = one more than the CPUs this process may use, at most 8; 1 = one decoder.
     decode_threads: int = 0
 
 

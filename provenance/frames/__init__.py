@@ -1,25 +1,27 @@
 """Decoding for fingerprints: frames sampled at a fixed rate in presentation time, as small grey images.
 
-Decoding is the cost floor of fingerprinting, so this module decodes each file once, lets FFmpeg use
-its threads, and scales only the sampled frames, inside FFmpeg's scaler (``VideoFrame.reformat``),
-never in Python.  Photos are one frame at t=0, read through Pillow with JPEG draft mode so a
+Decoding is the cost floor of fingerprinting: videos are decoded once, keyframe-to-keyframe runs side
+by side, skipping the frames no sample needs (`video.py`), and only the sampled frames are scaled,
+inside FFmpeg's scaler.  Photos are one frame at t=0, read through Pillow with JPEG draft mode so a
 24-megapixel photo is decoded at a fraction of its size.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import BadInputError, CorruptMediaError, NotMediaError
-from .models import Frame, MediaKind
-from .settings import SamplingSettings
-from .store import require_file
+from ..errors import BadInputError, CorruptMediaError, NotMediaError
+from ..models import Frame, MediaKind
+from ..settings import SamplingSettings
+from ..store import require_file
+from .video import sample_video, scaled_size, start_of
+
+__all__ = ["detect_kind", "read_image", "sample_frames", "sample_video", "scaled_size", "start_of"]
 
 try:  # HEIC/HEIF photos need the [heic] extra; without it they are reported as not readable.
     import pillow_heif
@@ -58,61 +60,6 @@ def detect_kind(path: Path) -> MediaKind:
     except av.FFmpegError:
         pass
     raise NotMediaError(f"{path}: not a video or photo that can be read")
-
-
-def scaled_size(width: int, height: int, side: int) -> tuple[int, int]:
-    """Keep the aspect ratio, longer side = ``side``, even dimensions for the scaler."""
-    scale = side / max(width, height, 1)
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-
-
-def start_of(stream: av.VideoStream) -> float:
-    """The stream's first presentation time in seconds: media times (t_ms) count from there, so
-    fingerprints, segments and keyframes agree for streams that do not start at 0 (MPEG-TS)."""
-    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-
-
-def _rotate(grey: np.ndarray, rotation_deg: float) -> np.ndarray:
-    # FFmpeg's display matrix angle is counter-clockwise; np.rot90 with k>0 is counter-clockwise too.
-    quarter_turns = round(rotation_deg / 90) % 4
-    return np.ascontiguousarray(np.rot90(grey, k=quarter_turns)) if quarter_turns else grey
-
-
-def sample_video(path: Path, opts: SamplingSettings) -> Iterator[Frame]:
-    """Yield one grey frame per 1/rate_hz seconds of presentation time (the first frame at or after
-    each sampling instant), rotated as the display matrix says."""
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise NotMediaError(f"{path}: not readable as video ({exc.strerror or exc})") from None
-    with container:
-        if not container.streams.video:
-            raise NotMediaError(f"{path}: has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = opts.decode_threads
-        start_s = start_of(stream)
-        step_s = 1.0 / opts.rate_hz
-        next_s = 0.0
-        decoded = 0
-        try:
-            for frame in container.decode(stream):
-                decoded += 1
-                if frame.time is None:
-                    continue
-                t_s = frame.time - start_s
-                if t_s + 1e-3 < next_s:
-                    continue
-                width, height = scaled_size(frame.width, frame.height, opts.frame_side)
-                grey = frame.reformat(width=width, height=height, format="gray").to_ndarray()
-                yield Frame(t_ms=max(0, round(t_s * 1000)), grey=_rotate(grey, frame.rotation or 0))
-                next_s = (int(t_s / step_s + 1e-6) + 1) * step_s
-        except av.FFmpegError as exc:
-            if decoded == 0:
-                raise CorruptMediaError(f"{path}: video cannot be decoded ({exc.strerror or exc})") from None
-            # A truncated tail: keep what decoded (a partial copy is still evidence).
-    if decoded == 0:
-        raise CorruptMediaError(f"{path}: video stream has no decodable frames")
 
 
 def read_image(path: Path, opts: SamplingSettings) -> Frame:
