@@ -11,8 +11,8 @@ from .evidence import gather_evidence
 from .ingest import Ingested, describe, ingest_staged
 from .query import Target, find_matches, is_url, media_info, resolve_target
 from .shots import KeyframeSet, keyframes_of
-from .verify import VerifyTable, read_verify_table, verify_urls
-from .web import archive_one, archive_urls, read_url_list
+from .verify import VerifyTable, read_url_list, read_verify_table, verify_urls
+from .web import archive_one, archive_urls
 
 __all__ = [
     "DEFAULT_ARCHIVE",

@@ -56,6 +56,12 @@ def read_verify_table(path: Path) -> VerifyTable:
     return table
 
 
+def read_url_list(path: Path) -> list[str]:
+    """The URLs of a list file, as `archive -i` takes it: the same formats as `verify`."""
+    table = read_verify_table(path)
+    return [url for row in table.rows if (url := table.url(row))]
+
+
 def _archive_all(
     archive: Archive, urls: Sequence[str], jobs: int | None, on_event: OnEvent | None
 ) -> dict[str, list[ArchiveResult]]:

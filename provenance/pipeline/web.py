@@ -7,7 +7,6 @@ worker threads with its jobs in the catalog, so a killed batch started again ski
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 import shutil
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from .. import download, store
 from ..catalog import Catalog
-from ..errors import BadInputError, ProvenanceError
+from ..errors import ProvenanceError
 from ..frames import detect_kind
 from ..hashing import Hasher
 from ..models import ArchiveResult, Capture, ErrorInfo, Progress
@@ -230,24 +229,3 @@ def _collect(
     if len(results) == 1:  # a single post is reported under the address it was asked by
         results = [replace(results[0], url=url)]
     return results
-
-
-def read_url_list(path: Path) -> list[str]:
-    """URLs from a text file (one per line; blank lines and # comments skipped) or a CSV file with a
-    `url` column."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{path}: cannot read the URL list ({exc})") from None
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
-        if "url" not in columns:
-            raise BadInputError(f"{path}: the CSV has no `url` column")
-        urls = [(row.get(columns["url"]) or "").strip() for row in reader]
-    else:
-        urls = [line.strip() for line in text.splitlines() if not line.strip().startswith("#")]
-    urls = [u for u in urls if u]
-    if not urls:
-        raise BadInputError(f"{path}: no URLs in the list")
-    return urls
