@@ -215,7 +215,24 @@ def _duration_s(container: InputContainer, video: Stream) -> float | None:
         return container.duration / av.time_base
     if video.duration and video.time_base:
         return float(video.duration * video.time_base)
-    return None
+    return _duration_from_packets(container, video)
+
+
+def _duration_from_packets(container: InputContainer, video: Stream) -> float | None:
+    """The span of the video packets' presentation times, for files whose header states no duration
+    (browser MediaRecorder WebM).  Packets are read, never decoded."""
+    if not video.time_base:
+        return None
+    first, last = None, None
+    for packet in container.demux(video):
+        if packet.pts is None:
+            continue
+        end = packet.pts + (packet.duration or 0)
+        first = packet.pts if first is None else min(first, packet.pts)
+        last = end if last is None else max(last, end)
+    if first is None or last is None or last <= first:
+        return None
+    return float((last - first) * video.time_base)
 
 
 def _fps(video: Stream) -> float | None:

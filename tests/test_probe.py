@@ -199,3 +199,12 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
         probe_media(path, "0" * 64)
     assert "\n" not in caught.value.one_line()
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    ("name", "duration_s"),
+    [("imageio_webcam_handwave.webm", 3.14), ("moviepy_webcam_black_noduration.webm", 4.94)],
+)
+def test_duration_without_a_header_duration_comes_from_the_packets(name: str, duration_s: float) -> None:
+    # Browser MediaRecorder WebM states no duration; the media README gives the true length.
+    assert probe(name).duration_s == pytest.approx(duration_s, abs=0.02)
