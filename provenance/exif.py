@@ -73,6 +73,14 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
     raw = [(key, _printable(tag)) for key, tag in tags.items()]
     if header.frames > 1:
         raw.append(("image:frames", str(header.frames)))
+    caveats: list[str] = []
+    taken = _text(tags, "EXIF DateTimeOriginal")
+    created_at = parse_exif_time(taken, _text(tags, "EXIF OffsetTimeOriginal"))
+    if taken and created_at is None:
+        caveats.append(
+            f"EXIF DateTimeOriginal = {taken[:60]!r} is not a plausible time (blank, impossible or in the"
+            " future): not used"
+        )
     return MediaInfo(
         sha256=sha256,
         kind="image",
@@ -81,14 +89,13 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
         width=width,
         height=height,
         rotation_deg=_ORIENTATION_DEG.get(orientation or 1, 0),
-        created_at=parse_exif_time(
-            _text(tags, "EXIF DateTimeOriginal"), _text(tags, "EXIF OffsetTimeOriginal")
-        ),
-        location=_gps_point(tags),
+        created_at=created_at,
+        location=_gps_point(tags, caveats),
         make=_text(tags, "Image Make"),
         model=_text(tags, "Image Model"),
         software=_text(tags, "Image Software"),
         raw_tags=tuple(raw),
+        caveats=tuple(caveats),
     )
 
 
@@ -208,22 +215,30 @@ def _degrees(tag: IfdTag | None) -> float | None:
     return sum(p / 60**i for i, p in enumerate(parts))  # type: ignore[operator]
 
 
-def _gps_point(tags: dict[str, IfdTag]) -> GeoPoint | None:
+def _gps_point(tags: dict[str, IfdTag], caveats: list[str]) -> GeoPoint | None:
     """GPS latitude/longitude/altitude as decimal degrees and metres (negative south, west, below sea).
 
-    None when absent, out of range or exactly 0,0 (what devices write without a fix).
+    None when absent, malformed, out of range or exactly 0,0 (what devices write without a fix); a
+    malformed field that is present is dropped with a note in ``caveats``.
     """
-    lat, lon = _degrees(tags.get("GPS GPSLatitude")), _degrees(tags.get("GPS GPSLongitude"))
+    lat_tag, lon_tag = tags.get("GPS GPSLatitude"), tags.get("GPS GPSLongitude")
+    lat, lon = _degrees(lat_tag), _degrees(lon_tag)
     if lat is None or lon is None:
+        if lat_tag is not None or lon_tag is not None:
+            caveats.append("EXIF GPS latitude/longitude is incomplete or malformed: no location")
         return None
     if (_text(tags, "GPS GPSLatitudeRef") or "N").upper().startswith("S"):
         lat = -lat
     if (_text(tags, "GPS GPSLongitudeRef") or "E").upper().startswith("W"):
         lon = -lon
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        caveats.append(f"EXIF GPS position {lat:.6g}, {lon:.6g} is out of range or 0,0 (no fix): no location")
         return None
     alt_tag = tags.get("GPS GPSAltitude")
-    alt = _number(alt_tag.values[0]) if alt_tag is not None and isinstance(alt_tag.values, list) else None
+    values = alt_tag.values if alt_tag is not None and isinstance(alt_tag.values, list) else []
+    alt = _number(values[0]) if values else None
+    if alt_tag is not None and alt is None:
+        caveats.append("EXIF GPSAltitude is empty or malformed: altitude dropped")
     if alt is not None and _int_value(tags.get("GPS GPSAltitudeRef")) == 1:
         alt = -alt  # reference 1: below sea level
     return GeoPoint(lat, lon, alt, "exif")

@@ -97,6 +97,9 @@ class MediaInfo:
     model: str | None = None
     software: str | None = None
     raw_tags: tuple[tuple[str, str], ...] = ()
+    # Tags that were present but could not be used (an impossible date, a malformed GPS field): the
+    # field stays empty and the reason is said here, so a reader knows the file claimed something.
+    caveats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

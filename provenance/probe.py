@@ -109,6 +109,8 @@ def _describe(container: InputContainer, path: Path, sha256: str, size: int) -> 
     found = _lookup(container.metadata, video.metadata)
     # The software is the file's (a stream's "encoder" is the codec's name: Apple writes "H.264").
     software = _software(_lookup(container.metadata))
+    caveats: list[str] = []
+    created_at, location = _created_at(found, caveats), _location(found, caveats)
     return MediaInfo(
         sha256=sha256,
         kind="video",
@@ -121,12 +123,13 @@ def _describe(container: InputContainer, path: Path, sha256: str, size: int) -> 
         audio_codec=audio.codec_context.name if audio is not None else None,
         bit_rate=container.bit_rate or None,
         rotation_deg=rotation or 0,
-        created_at=_created_at(found),
-        location=_location(found),
+        created_at=created_at,
+        location=location,
         make=_first(found, _MAKE_KEYS),
         model=_first(found, _MODEL_KEYS),
         software=software,
         raw_tags=tags,
+        caveats=tuple(caveats),
     )
 
 
@@ -160,19 +163,31 @@ def _software(found: Mapping[str, str]) -> str | None:
     return None
 
 
-def _created_at(found: Mapping[str, str]) -> Timestamp | None:
+def _created_at(found: Mapping[str, str], caveats: list[str]) -> Timestamp | None:
     for key in _CREATED_KEYS:
-        stamp = parse_container_time(found.get(key), "container")
+        text = found.get(key)
+        stamp = parse_container_time(text, "container")
         if stamp is not None:
             return stamp
+        if text:
+            caveats.append(
+                f"tag {key} = {text[:60]!r} is not a plausible time (a placeholder, impossible"
+                " or in the future): not used"
+            )
     return None
 
 
-def _location(found: Mapping[str, str]) -> GeoPoint | None:
+def _location(found: Mapping[str, str], caveats: list[str]) -> GeoPoint | None:
     for key in _LOCATION_KEYS:
-        point = parse_iso6709(found.get(key))
+        text = found.get(key)
+        point = parse_iso6709(text)
         if point is not None:
             return point
+        if text:
+            caveats.append(
+                f"tag {key} = {text[:60]!r} is not a usable location (malformed, out of range, or"
+                " 0,0 as written without a fix): not used"
+            )
     return None
 
 

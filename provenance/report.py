@@ -116,6 +116,7 @@ def info_record(
         "container": stream_facts,
         "exif": dict(info.raw_tags) if is_photo else {},
         "raw_tags": dict(info.raw_tags),
+        "caveats": list(info.caveats),
         "captures": [capture_record(c) for c in captures],
     }
 

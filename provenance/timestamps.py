@@ -102,12 +102,15 @@ def _stamp(
     wall: datetime, precision: Precision, offset_min: int | None, source: TimeSource
 ) -> Timestamp | None:
     """A Timestamp from a wall time and its offset; a time without offset stays local (see Timestamp)."""
-    if offset_min is None:
-        stamp = Timestamp(wall.replace(tzinfo=UTC), precision, source, local=True)
-    else:
-        zone = timezone(timedelta(minutes=offset_min))
-        value = wall.replace(tzinfo=zone).astimezone(UTC)
-        stamp = Timestamp(value, precision, source, utc_offset_min=offset_min)
+    try:
+        if offset_min is None:
+            stamp = Timestamp(wall.replace(tzinfo=UTC), precision, source, local=True)
+        else:
+            zone = timezone(timedelta(minutes=offset_min))
+            value = wall.replace(tzinfo=zone).astimezone(UTC)
+            stamp = Timestamp(value, precision, source, utc_offset_min=offset_min)
+    except OverflowError:  # 9999-12-31 at -12:00, 0001-01-01 at +14:00: past the ends of datetime
+        return None
     return stamp if is_plausible(stamp.value) else None
 
 

