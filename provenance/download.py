@@ -8,6 +8,7 @@ a path.  Every failure leaves as a `provenance.errors.DownloadError` with a stab
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import hashlib
 import json
@@ -74,6 +75,15 @@ _HTTP_KINDS = {
 # Checked in this order on the text of extractor errors that carry no HTTP status.
 _MESSAGE_KINDS = (
     ("rate_limited", re.compile(r"too many requests|rate[- ]?limit")),
+    # yt-dlp's downloader reports a body cut short only in words ("Downloaded 40000 bytes, expected
+    # 200386 bytes. Giving up after 3 retries"), without the ContentTooShortError it caught.
+    (
+        "network",
+        re.compile(
+            r"downloaded \d+ bytes, expected \d+|giving up after \d+ (fragment )?retries|incompleteread"
+            r"|connection (was )?(reset|refused|aborted)|timed? ?out"
+        ),
+    ),
     ("geo_blocked", re.compile(r"geo[- ]?restrict|not available (in|from) your (country|region|location)")),
     ("private", re.compile(r"private|sign in|log ?in|members[- ]only|authenticat|confirm your age")),
     ("not_found", re.compile(r"not found|does not exist|removed|deleted|no longer available|unavailable")),
@@ -327,14 +337,34 @@ def _kind(chain: list[BaseException]) -> str:
 def _download_error(url: str, exc: BaseException) -> DownloadError:
     chain = _causes(exc)
     kind = _kind(chain)
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    reason = re.sub(r"^ERROR: ", "", reason)
+    # yt-dlp's messages may carry progress-line control characters ("ERROR: \r[download] Got error:
+    # ..."): the reason is the first line with words in it once they are gone.
+    lines = [
+        re.sub(r"^(ERROR:\s*)?(\[\w+\]\s*)?", "", line.strip()) for line in re.split(r"[\r\n]+", str(exc))
+    ]
+    reason = next((line for line in lines if line), type(exc).__name__)
     reason = re.sub(r"\s*\(caused by .*$|;?\s*please report this issue.*$", "", reason)
     if kind == "no_video" and reason.startswith("Unsupported URL"):  # yt-dlp's words for "no video here"
         reason = "no video found on the page"
     if url not in reason:
         reason = f"{url}: {reason}"
-    return DownloadError(reason, hint=_HINTS[kind], kind=kind)
+    return DownloadError(reason, hint=_HINTS[kind], kind=kind, retry_after_s=_retry_after_s(chain))
+
+
+def _retry_after_s(chain: list[BaseException]) -> float | None:
+    """The Retry-After of an HTTP answer in the chain: seconds, or an HTTP date (RFC 9110 10.2.3)."""
+    for exc in chain:
+        if not isinstance(exc, HTTPError):
+            continue
+        text = (exc.response.headers.get("Retry-After") or "").strip()
+        if text.isdigit():
+            return float(text)
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
+    return None
 
 
 def _media_path(url: str, info: dict[str, Any], workdir: Path) -> Path:

@@ -35,6 +35,13 @@ class ProvenanceError(Exception):
     def one_line(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def about(self, internal: object, label: str) -> ProvenanceError:
+        """This error naming ``label`` (the input as the user gave it) where it named ``internal``
+        (a staging copy of it): a message must never point at a file the user has never seen."""
+        self.message = self.message.replace(str(internal), label)
+        self.args = (self.message,)
+        return self
+
 
 class BadInputError(ProvenanceError):
     """The file, folder or URL given cannot be used: missing, not media, corrupt, too large."""
@@ -71,10 +78,17 @@ class MissingExtraError(ProvenanceError):
 
 
 class DownloadError(ProvenanceError):
-    """A URL could not be archived. ``kind`` is one of DOWNLOAD_KINDS."""
+    """A URL could not be archived. ``kind`` is one of DOWNLOAD_KINDS; ``retry_after_s`` is how long
+    the site asked us to wait (a 429's or 503's Retry-After), when it said."""
 
     kind = "network"
     exit_code = ExitCode.BAD_INPUT
+
+    def __init__(
+        self, message: str, *, hint: str = "", kind: str | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, hint=hint, kind=kind)
+        self.retry_after_s = retry_after_s
 
 
 DOWNLOAD_KINDS = (

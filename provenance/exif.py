@@ -64,6 +64,9 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
     require_file(path)
     header = _read_header(path)
     tags = _exif_tags(path, header.exif_block)
+    caveats: list[str] = []
+    if not tags and header.exif_block:
+        caveats.append(f"the EXIF block ({len(header.exif_block)} bytes) is damaged and could not be read")
     # pillow-heif resets the Orientation in the EXIF block it hands out; the value it saw comes first.
     orientation = header.orientation or _int_value(tags.get("Image Orientation"))
     width, height = header.width, header.height
@@ -73,7 +76,6 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
     raw = [(key, _printable(tag)) for key, tag in tags.items()]
     if header.frames > 1:
         raw.append(("image:frames", str(header.frames)))
-    caveats: list[str] = []
     taken = _text(tags, "EXIF DateTimeOriginal")
     created_at = parse_exif_time(taken, _text(tags, "EXIF OffsetTimeOriginal"))
     if taken and created_at is None:

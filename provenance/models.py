@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .store import printable
+
 Precision = Literal["second", "minute", "hour", "day", "month", "year"]
 TimeSource = Literal["platform", "container", "exif", "capture", "filename"]
 MediaKind = Literal["video", "image"]
@@ -233,14 +235,28 @@ class ErrorInfo:
     message: str
 
     @staticmethod
-    def of(exc: Exception) -> ErrorInfo:
-        """The error of a failed item: ours carry a kind; an OSError is the disk's (full, read-only)."""
+    def of(exc: BaseException, subject: str = "") -> ErrorInfo:
+        """The error of a failed item, naming it (``subject``: the file or URL as given).
+
+        Ours carry a kind; an OSError is the disk's (full, read-only); anything else is a fault of
+        ours met on this input ("internal"), reported for this item alone so the batch goes on.
+        """
+        subject = printable(subject)  # a file name that is not UTF-8 must not break output or SQLite
         one_line = getattr(exc, "one_line", None)
         if one_line is not None:
-            return ErrorInfo(kind=getattr(exc, "kind", "error"), message=one_line())
-        reason = getattr(exc, "strerror", None) or str(exc)
+            message = printable(one_line())
+            named = not subject or subject in message
+            return ErrorInfo(
+                kind=getattr(exc, "kind", "error"), message=message if named else f"{subject}: {message}"
+            )
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            where = subject or printable(str(exc.filename or ""))
+            return ErrorInfo(kind="io_error", message=f"{where}: {printable(reason)}".lstrip(": "))
+        text = printable(str(exc).splitlines()[0]) if str(exc) else ""
+        detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         return ErrorInfo(
-            kind="io_error", message=f"{getattr(exc, 'filename', '') or ''}: {reason}".lstrip(": ")
+            kind="internal", message=f"{subject or 'item'}: internal error ({detail}); please report it"
         )
 
 

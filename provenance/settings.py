@@ -105,7 +105,12 @@ class DownloadSettings:
 @dataclass(frozen=True, slots=True)
 class BatchSettings:
     jobs: int = 1
-    retries: int = 1
+    # Tries after the first for a URL that failed transiently (429, 5xx, a reset, a time-out), waiting
+    # retry_base_s x 2^(n-1) (with jitter; at least the site's Retry-After; at most retry_max_wait_s).
+    # Three tries over ~6 s ride out a site's passing hiccup without stalling a batch on a dead one.
+    retries: int = 2
+    retry_base_s: float = 2.0
+    retry_max_wait_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +176,8 @@ _BOUNDS = {
     ("match", "few_frames_max_distance"): (0, 256),
     ("batch", "jobs"): (1, 64),
     ("batch", "retries"): (0, 100),
+    ("batch", "retry_base_s"): (0.0, 600.0),
+    ("batch", "retry_max_wait_s"): (0.0, 3600.0),
     ("download", "retries"): (0, 100),
     ("download", "fragment_retries"): (0, 100),
     ("download", "socket_timeout_s"): (0.1, 3600.0),

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,18 +29,35 @@ CHUNK = 1 << 20
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 
 
+def printable(text: str) -> str:
+    """A file name as text that can be printed and stored: bytes that are not UTF-8 (which Python
+    keeps as lone surrogates) are shown as ``\\xff`` escapes instead of breaking output or SQLite."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def display_path(path: Path | str) -> str:
+    return printable(str(path))
+
+
 def require_file(path: Path) -> int:
     """The size of a readable, non-empty regular file; the right error otherwise."""
+    shown = display_path(path)
     try:
         stat = path.stat()
     except FileNotFoundError:
-        raise BadInputError(f"{path}: no such file", hint="check the path") from None
+        raise BadInputError(f"{shown}: no such file", hint="check the path") from None
     except OSError as exc:
-        raise BadInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise BadInputError(f"{shown}: cannot read ({exc.strerror or exc})") from None
     if not path.is_file():
-        raise BadInputError(f"{path}: not a regular file")
+        raise BadInputError(f"{shown}: not a regular file (a folder, a device, a pipe)")
     if stat.st_size == 0:
-        raise NotMediaError(f"{path}: empty file (0 bytes), not media")
+        raise NotMediaError(f"{shown}: empty file (0 bytes), not media")
+    try:  # regular files only: opening a pipe would wait for a writer
+        path.open("rb").close()
+    except OSError as exc:
+        raise BadInputError(
+            f"{shown}: cannot read ({exc.strerror or exc})", hint="check its permissions"
+        ) from None
     return stat.st_size
 
 
@@ -103,6 +120,79 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# Intents: before a worker puts a media file or a capture folder in place, it leaves a note in staging
+# saying what it is about to put where; the note goes once the catalog row is committed.  A run killed
+# in between leaves the note behind, and the next run removes whatever the catalog never recorded, so
+# no bytes stay in the archive without a row.  Notes are named like every staging file, so a live
+# run's notes are told from a dead one's by the pid.
+INTENT_SUFFIX = ".intent"
+
+
+def write_intent(root: Path, target: Path) -> Path:
+    """Note in staging that ``target`` (relative to the root) is about to be put in place."""
+    note = staging_path(root, INTENT_SUFFIX)
+    with note.open("w", encoding="utf-8") as fh:
+        fh.write(target.as_posix())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return note
+
+
+def _intents(root: Path) -> Iterator[tuple[Path, Path, bool]]:
+    """(note, target, written by a live run) for every intent note in staging."""
+    staging = root / "tmp"
+    if not staging.is_dir():
+        return
+    for note in staging.glob(f"*{INTENT_SUFFIX}"):
+        pid_text = note.name.split("-", 1)[0]
+        try:
+            target = Path(note.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            target = Path()
+        yield note, target, pid_text.isdigit() and _alive(int(pid_text))
+
+
+def stale_intents(root: Path) -> list[tuple[Path, Path]]:
+    """(note, target) of intents left by runs that are no longer alive."""
+    return [(note, target) for note, target, live in _intents(root) if not live]
+
+
+def remove_unrecorded(root: Path, notes: list[Path], recorded: Callable[[Path], bool]) -> None:
+    """Undo intents: remove each noted target the catalog has not recorded, then the notes.
+
+    A target another live run has also noted is left alone (it may be about to record it).
+    """
+    mine = set(notes)
+    others = {target for note, target, live in _intents(root) if live and note not in mine}
+    for note in notes:
+        try:
+            target = Path(note.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            note.unlink(missing_ok=True)
+            continue
+        if _inside(root, target) and target not in others and not recorded(target):
+            place = root / target
+            if place.is_dir():
+                shutil.rmtree(place, ignore_errors=True)
+            else:
+                place.unlink(missing_ok=True)
+        note.unlink(missing_ok=True)
+
+
+def _inside(root: Path, target: Path) -> bool:
+    """Only media and capture paths are ever noted; anything else in a note is not ours to remove."""
+    parts = target.parts
+    return (
+        bool(parts) and parts[0] in ("media", "captures") and ".." not in parts and not target.is_absolute()
+    )
+
+
+def clear_intents(notes: list[Path]) -> None:
+    """The targets are recorded: the notes go."""
+    for note in notes:
+        note.unlink(missing_ok=True)
 
 
 def staging_path(root: Path, suffix: str = "") -> Path:

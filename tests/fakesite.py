@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -42,6 +43,12 @@ class Route:
     status: int = 200
     delay_s: float = 0.0
     last_modified: datetime | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    # Fault injection: the first `fail_times` requests get `fail_status` (with `headers`), later
+    # ones the route; `cut_at` sends that many bytes of the body, then drops the connection.
+    fail_times: int = 0
+    fail_status: int = 503
+    cut_at: int | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -65,7 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
             route = Route(b"<html><body>Not here</body></html>", "text/html; charset=utf-8", status=404)
         if route.delay_s:
             time.sleep(route.delay_s)
-        body, status, extra = route.body, route.status, {}
+        body, status, extra = route.body, route.status, dict(route.headers)
+        if route.fail_times and self.server.site.count(path) <= route.fail_times:
+            body, status = b"<html><body>Try again later</body></html>", route.fail_status
         match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
         if match and status == 200 and match.group(0) != "bytes=-":
             start, end = _byte_range(match.group(1), match.group(2), len(body))
@@ -81,9 +90,14 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in extra.items():
                 self.send_header(name, value)
             self.end_headers()
-            if send_body:
+            if send_body and route.cut_at is not None and status in (200, 206):
+                self.wfile.write(body[: route.cut_at])
+                self.wfile.flush()
+                self.close_connection = True  # the rest never comes: the body is cut mid-way
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif send_body:
                 self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # the client read what it needed (yt-dlp sniffs the first bytes) or timed out
 
 
@@ -117,6 +131,10 @@ class FakeSite:
     def url(self, path: str) -> str:
         return self.base + path
 
+    def count(self, path: str) -> int:
+        """How many times the path was asked for (this request included, when asked while serving it)."""
+        return self.requests.count(path)
+
     def add_page(
         self,
         path: str,
@@ -125,17 +143,24 @@ class FakeSite:
         status: int = 200,
         delay_s: float = 0.0,
         content_type: str = "text/html; charset=utf-8",
+        **faults: object,
     ) -> str:
-        """Serve `body` at `path`; returns its URL."""
-        self.routes[path] = Route(body.encode("utf-8"), content_type, status, delay_s)
+        """Serve `body` at `path`; returns its URL.  `faults`: Route's fault-injection fields."""
+        self.routes[path] = Route(body.encode("utf-8"), content_type, status, delay_s, **faults)  # type: ignore[arg-type]
         return self.url(path)
 
     def add_file(
-        self, path: str, data: bytes | Path, content_type: str, *, last_modified: datetime | None = None
+        self,
+        path: str,
+        data: bytes | Path,
+        content_type: str,
+        *,
+        last_modified: datetime | None = None,
+        **faults: object,
     ) -> str:
         """Serve the bytes (or a file's bytes) at `path`; returns its URL."""
         body = data.read_bytes() if isinstance(data, Path) else data
-        self.routes[path] = Route(body, content_type, last_modified=last_modified)
+        self.routes[path] = Route(body, content_type, last_modified=last_modified, **faults)  # type: ignore[arg-type]
         return self.url(path)
 
     def start(self) -> None:

@@ -41,9 +41,19 @@ def now_utc() -> datetime:
 class Catalog:
     """A connection to ``catalog.sqlite``.  Use from one thread; workers hand results to it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """``read_only``: the archive is on a read-only disk or folder (a case handed over on a
+        mounted copy); it is read as it is (SQLite's immutable mode: nobody can be writing it) and
+        every write raises ArchiveError."""
         self.path = path
+        self.read_only = read_only
         try:
+            if read_only:
+                uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+                self.db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
+                self.db.row_factory = sqlite3.Row
+                self._check_version()
+                return
             self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -52,6 +62,15 @@ class Catalog:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{path}: the catalog cannot be opened ({exc})") from None
+
+    def _check_version(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version != len(MIGRATIONS):
+            raise ArchiveError(
+                f"{self.path}: a read-only catalog of schema {version}; this version of provenance reads"
+                f" schema {len(MIGRATIONS)}",
+                hint="open it once where it can be written, or use the provenance version that made it",
+            )
 
     @staticmethod
     def is_complete(path: Path, sha256: str, hashers: Iterable[str], rate_hz: float) -> bool:
@@ -108,9 +127,23 @@ class Catalog:
         info: MediaInfo,
         fingerprints: Iterable[Fingerprint],
         source_path: str,
+        *,
+        replace: bool = False,
     ) -> None:
-        """Write a media file, its info, its fingerprints and its source in one transaction."""
+        """Write a media file, its info, its fingerprints and its source in one transaction.
+
+        ``replace``: the media is known and was described again (a reader that was missing is there
+        now, or `add --refresh`): its kind, size facts, info and fingerprints are replaced and its
+        derived keyframes dropped; when it was added and where from are kept.
+        """
         with self._transaction():
+            if replace:
+                self.db.execute(
+                    "UPDATE media SET kind = ?, duration_s = ?, width = ?, height = ? WHERE sha256 = ?",
+                    (media.kind, info.duration_s, info.width, info.height, media.sha256),
+                )
+                self.db.execute("DELETE FROM fingerprints WHERE sha256 = ?", (media.sha256,))
+                self.db.execute("DELETE FROM keyframes WHERE sha256 = ?", (media.sha256,))
             self._record_media(media, info, fingerprints, source_path)
 
     def _record_media(
@@ -234,6 +267,23 @@ class Catalog:
             db.close()
         return row is not None
 
+    @staticmethod
+    def is_recorded(path: Path, target: Path) -> bool:
+        """From any thread: does a media row or a capture row own this archive path? (own connection)"""
+        if not path.exists():
+            return False
+        db = sqlite3.connect(path, timeout=30.0)
+        try:
+            text = target.as_posix()
+            row = db.execute(
+                "SELECT EXISTS(SELECT 1 FROM media WHERE path = ?)"
+                " OR EXISTS(SELECT 1 FROM captures WHERE folder = ?)",
+                (text, text),
+            ).fetchone()
+        finally:
+            db.close()
+        return bool(row[0])
+
     # -- batches ---------------------------------------------------------------------------------
 
     def open_batch(self, batch_id: str, urls: list[str]) -> dict[int, tuple[str, str | None]]:
@@ -270,12 +320,13 @@ class Catalog:
         capture_id: str | None = None,
         error_kind: str | None = None,
         error_message: str | None = None,
+        attempts: int = 0,
     ) -> None:
-        attempts = ", attempts = attempts + 1" if state == "running" else ""
+        """Set a job's state; ``attempts`` (requests tried for it, retries included) add to its count."""
         self.db.execute(
-            f"UPDATE jobs SET state = ?, capture_id = COALESCE(?, capture_id), error_kind = ?,"
-            f" error_message = ?, updated_at = ?{attempts} WHERE batch_id = ? AND position = ?",
-            (state, capture_id, error_kind, error_message, utc_iso(now_utc()), batch_id, position),
+            "UPDATE jobs SET state = ?, capture_id = COALESCE(?, capture_id), error_kind = ?,"
+            " error_message = ?, updated_at = ?, attempts = attempts + ? WHERE batch_id = ? AND position = ?",
+            (state, capture_id, error_kind, error_message, utc_iso(now_utc()), attempts, batch_id, position),
         )
 
     # -- keyframes -------------------------------------------------------------------------------
@@ -417,6 +468,10 @@ class Catalog:
     # -- plumbing --------------------------------------------------------------------------------
 
     def _transaction(self) -> _Transaction:
+        if self.read_only:
+            raise ArchiveError(
+                f"{self.path.parent}: the archive is read-only", hint="copy it somewhere writable"
+            )
         return _Transaction(self.db)
 
 

@@ -14,7 +14,7 @@ import click
 
 from ..errors import ExitCode, ProvenanceError
 from . import demo, files, stills, timeline, web  # noqa: F401  (each registers its commands on the group)
-from .base import cli, err
+from .base import cli, configure_logging, err
 
 __all__ = ["cli", "main"]
 
@@ -22,6 +22,7 @@ __all__ = ["cli", "main"]
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every outcome into an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    configure_logging(debug)
     try:
         cli.main(args=argv, prog_name="provenance", standalone_mode=False)
     except click.exceptions.Abort:

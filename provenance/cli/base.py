@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +17,28 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import __version__, pipeline
 from ..models import Progress as ProgressEvent
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped or redirected, tables keep their full width (Rich would cut them at 80 columns): a script or
+# a `> file` gets every character of a URL or a path.
+_PIPED_WIDTH = 4096
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPED_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+_log_handler: logging.Handler | None = None
+
+
+def configure_logging(debug: bool) -> None:
+    """Our warnings on stderr as one line each; other libraries' warnings (Pillow's "corrupt EXIF",
+    numpy's, exifread's) only with --debug: the input they are about is reported by us already."""
+    global _log_handler
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    if _log_handler is not None:
+        root.removeHandler(_log_handler)
+    _log_handler = logging.StreamHandler(sys.stderr)
+    _log_handler.setFormatter(logging.Formatter("provenance: %(levelname)s: %(message)s"))
+    if not debug:
+        _log_handler.addFilter(lambda record: record.name.startswith("provenance"))
+    root.addHandler(_log_handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def emit_json(record: dict[str, Any]) -> None:

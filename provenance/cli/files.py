@@ -13,17 +13,29 @@ from .base import State, cli, emit_json, err, out, progress_bar
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Files processed at once.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Describe and fingerprint archived files again (e.g. after installing an extra).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per file.")
 @click.pass_obj
-def add(state: State, paths: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+def add(state: State, paths: tuple[str, ...], jobs: int | None, refresh: bool, as_json: bool) -> None:
     """Add video and photo files (or folders of them) to the archive.
 
+    \b
     Each file is copied into the archive under its SHA-256, described, and fingerprinted.
-    Adding a file that is already there reports `exists` and stores nothing twice.
+    Adding a file that is already there reports `exists` and stores nothing twice; a file that
+    cannot be used (not media, damaged, unreadable) is reported as `failed` and the others go on.
+    \b
+    Examples:
+      provenance add ~/cases/strike/              # every video and photo under the folder
+      provenance add clip.mp4 photo.heic --json   # one JSON line per file
+      provenance add --refresh IMG_0042.heic      # describe again, e.g. after pip install 'provenance[heic]'
     """
     counts = {"added": 0, "exists": 0, "failed": 0}
     with state.open() as opened, progress_bar("adding", not as_json and err.is_terminal) as on_event:
-        for result in pipeline.add_files(opened, paths, jobs=jobs, on_event=on_event):
+        for result in pipeline.add_files(opened, paths, jobs=jobs, refresh=refresh, on_event=on_event):
             counts[result.status] += 1
             if result.error:
                 err.print(f"provenance: {result.error.message}", markup=False)

@@ -8,6 +8,7 @@ inside FFmpeg's scaler.  Photos are one frame at t=0, read through Pillow with J
 
 from __future__ import annotations
 
+import struct
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import BadInputError, CorruptMediaError, NotMediaError
 from ..models import Frame, MediaKind
 from ..settings import SamplingSettings
-from ..store import require_file
+from ..store import display_path, require_file
 from .video import sample_video, scaled_size, start_of
 
 __all__ = ["detect_kind", "read_image", "sample_frames", "sample_video", "scaled_size", "start_of"]
@@ -39,9 +40,27 @@ TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 STILL_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF", "TIFF", "BMP", "JPEG2000"}
 
 
+# ISO BMFF brands of HEIF still images (HEIC photos of phones, AVIF): FFmpeg opens them as a "video"
+# of 512x512 tiles, so without a HEIF reader they must be refused, not archived as a wrong record.
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis"}
+)
+
+
+def _heif_brand(path: Path) -> bytes | None:
+    with path.open("rb") as f:
+        head = f.read(12)
+    return head[8:12] if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS else None
+
+
 def detect_kind(path: Path) -> MediaKind:
     """Tell a photo from a video by reading headers only; raise for anything else."""
     require_file(path)
+    if pillow_heif is None and _heif_brand(path) is not None:
+        raise CorruptMediaError(
+            f"{display_path(path)}: a HEIC/HEIF photo, which needs pillow-heif to be read",
+            hint="pip install 'provenance[heic]', then add it again",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -70,13 +89,23 @@ def read_image(path: Path, opts: SamplingSettings) -> Frame:
             with Image.open(path) as img:
                 # JPEG draft decodes at 1/2..1/8 scale directly: far cheaper than a full decode.
                 img.draft("L", (opts.frame_side * 2, opts.frame_side * 2))
-                upright = ImageOps.exif_transpose(img.convert("L"))
+                grey = img.convert("L")
+                upright = _upright(grey)
     except Image.DecompressionBombError:
         raise BadInputError(f"{path}: image is too large to decode safely (decompression bomb)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise CorruptMediaError(f"{path}: image cannot be decoded ({exc})") from None
     upright.thumbnail((opts.frame_side, opts.frame_side), Image.Resampling.BILINEAR)
     return Frame(t_ms=0, grey=np.asarray(upright, dtype=np.uint8))
+
+
+def _upright(grey: Image.Image) -> Image.Image:
+    """Turned as the EXIF Orientation says; a damaged EXIF block leaves the pixels as stored (the
+    photo is still the photo: `info` reports the EXIF as unreadable)."""
+    try:
+        return ImageOps.exif_transpose(grey)
+    except (SyntaxError, ValueError, OSError, struct.error, KeyError, IndexError, TypeError):
+        return grey
 
 
 def sample_frames(path: Path, kind: MediaKind, opts: SamplingSettings) -> list[Frame]:

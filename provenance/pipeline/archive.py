@@ -39,11 +39,24 @@ class Archive:
                     f"{root}: no archive here", hint="add files or archive URLs first, or give --archive DIR"
                 )
             self.catalog = Catalog(Path(":memory:"))  # nothing archived, nothing written
+        elif catalog_path.is_file() and not os.access(root, os.W_OK):
+            # A read-only archive (a mounted copy of a case): read it, never tidy or write it.
+            if mode == "create":
+                raise ArchiveError(f"{root}: the archive is read-only", hint="copy it somewhere writable")
+            self.catalog = Catalog(catalog_path, read_only=True)
         else:
             store.prepare_root(root)
             self.catalog = Catalog(catalog_path)
+            # What a killed run put in place but never recorded goes first, then its staging files.
+            self.forget_unrecorded([note for note, _ in store.stale_intents(root)])
             store.sweep_staging(root)
         self._index: tuple[tuple[str, int, int], HashIndex] | None = None
+
+    def forget_unrecorded(self, notes: list[Path]) -> None:
+        """Remove the files and folders these intent notes name that the catalog has not recorded."""
+        store.remove_unrecorded(
+            self.root, notes, lambda target: Catalog.is_recorded(self.catalog.path, target)
+        )
 
     def close(self) -> None:
         self.catalog.close()

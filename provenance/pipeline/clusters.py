@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import ProvenanceError
 from ..frames import sample_frames
 from ..index import HashIndex
 from ..match import MATCHER_VERSION, match_frames, query_sampling
@@ -51,6 +50,7 @@ def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dic
     ids = archive.catalog.fingerprint_ids(hasher, rate)
     runs = archive.catalog.match_runs(key)
     stale = sorted(sha for sha, fid in ids.items() if runs.get(sha, (None, 0))[0] != fid)
+    unkept: list[Match] = []  # a read-only archive cannot keep what was computed: it is used as it is
     if stale:
         index = archive.index()
         checkpoint = archive.catalog.fingerprint_checkpoint(hasher, rate)[0]
@@ -63,19 +63,22 @@ def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dic
                 for done, (sha, future) in enumerate(futures, start=1):
                     try:
                         found = future.result()
-                    except (ProvenanceError, OSError) as exc:
+                    except Exception as exc:
                         # One damaged or missing file must not hide every cluster; re-adding the
                         # original bytes puts it back (add.py), and it is matched on the next run.
                         logger.warning("%s: left out of matching: %s", listed[sha].path, exc)
                         continue
-                    archive.catalog.record_matches(sha, key, ids[sha], checkpoint, found)
+                    if archive.catalog.read_only:
+                        unkept.extend(found)
+                    else:
+                        archive.catalog.record_matches(sha, key, ids[sha], checkpoint, found)
                     if on_event:
                         on_event(Progress("match", done, len(stale), sha))
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
     return {
         (m.query_sha256, m.ref_sha256): m
-        for m in archive.catalog.stored_matches(key)
+        for m in [*archive.catalog.stored_matches(key), *unkept]
         if m.query_sha256 in ids and m.ref_sha256 in ids
     }
 

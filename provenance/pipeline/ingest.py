@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import store
 from ..catalog import Catalog
+from ..errors import ProvenanceError
 from ..exif import read_exif
 from ..fingerprint import fingerprint_frames
 from ..frames import sample_frames
@@ -23,11 +24,16 @@ from .archive import Archive
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """A media file in place in the archive, with what was measured on it, not yet in the catalog."""
+    """A media file in place in the archive, with what was measured on it, not yet in the catalog.
+
+    ``intents`` are the staging notes of what was put in place: the caller clears them once the
+    catalog row is committed, or has `Archive.forget_unrecorded` undo them when it is not.
+    """
 
     media: MediaFile
     info: MediaInfo
     fingerprints: tuple[Fingerprint, ...]
+    intents: tuple[Path, ...] = ()
 
 
 def stored_ext(archive: Archive, sha256: str, hashers: Sequence[Hasher]) -> str | None:
@@ -48,17 +54,33 @@ def describe(path: Path, kind: str, sha256: str) -> MediaInfo:
 
 
 def ingest_staged(
-    archive: Archive, staged: Path, kind: MediaKind, sha256: str, ext: str, hashers: Sequence[Hasher]
+    archive: Archive,
+    staged: Path,
+    kind: MediaKind,
+    sha256: str,
+    ext: str,
+    hashers: Sequence[Hasher],
+    *,
+    label: str,
 ) -> Ingested:
     """Describe and fingerprint a verified file in staging, then move it to its content address.
 
     What is measured is exactly the bytes that are kept.  A file that cannot be described or
-    decoded raises before anything is moved, so bad input never enters the archive.
+    decoded raises before anything is moved, so bad input never enters the archive; its error names
+    ``label`` (the file or URL as the user gave it), not the staging copy.
     """
-    info = describe(staged, kind, sha256)
-    frames = sample_frames(staged, kind, archive.settings.sampling)
-    fingerprints = fingerprint_frames(sha256, frames, hashers, archive.settings.sampling.rate_hz)
+    try:
+        info = describe(staged, kind, sha256)
+        frames = sample_frames(staged, kind, archive.settings.sampling)
+        fingerprints = fingerprint_frames(sha256, frames, hashers, archive.settings.sampling.rate_hz)
+    except ProvenanceError as exc:
+        raise exc.about(staged, label) from None
     size_bytes = staged.stat().st_size
-    rel = store.commit_media(archive.root, staged, sha256, ext)
+    note = store.write_intent(archive.root, store.media_relpath(sha256, ext))
+    try:
+        rel = store.commit_media(archive.root, staged, sha256, ext)
+    except BaseException:
+        archive.forget_unrecorded([note])
+        raise
     media = MediaFile(sha256=sha256, path=rel, size_bytes=size_bytes, kind=kind, ext=ext)
-    return Ingested(media, info, tuple(fingerprints))
+    return Ingested(media, info, tuple(fingerprints), (note,))

@@ -61,7 +61,8 @@ def keyframes_of(
     resolved = resolve_target(archive, target)
     if resolved.kind != "video":
         raise NotMediaError(f"{target}: a photo has no shots; it is its own keyframe")
-    if resolved.archived:
+    keep = resolved.archived is not None and not archive.catalog.read_only  # derived: kept when it can be
+    if keep:
         found = _stored(archive, resolved)
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -70,4 +71,4 @@ def keyframes_of(
         folder = out_dir or Path(f"keyframes-{resolved.sha256[:12]}")
         found = export_keyframes(resolved.path, find_shots(resolved.path, archive.settings.keyframes), folder)
     made = contact_sheet(found, sheet) if sheet is not None and found else None
-    return KeyframeSet(resolved, tuple(found), made, resolved.archived is not None)
+    return KeyframeSet(resolved, tuple(found), made, keep)

@@ -23,17 +23,20 @@ from ..hashing import Hasher
 from ..models import ArchiveResult, Capture, ErrorInfo, Progress
 from .archive import Archive, OnEvent
 from .ingest import Ingested, ingest_staged, stored_ext
+from .retry import Attempts, with_retries
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
 class _Fetched:
-    """A downloaded post with its files in place, ready to be recorded."""
+    """A downloaded post with its files in place, ready to be recorded; ``intents`` note what was put
+    in place (the media when new, the capture folder) until the catalog row is committed."""
 
     capture: Capture
     folder: str
     ingested: Ingested | None
+    intents: tuple[Path, ...] = ()
 
 
 def capture_folder(capture: Capture) -> Path:
@@ -43,9 +46,12 @@ def capture_folder(capture: Capture) -> Path:
     return Path("captures") / f"{extractor}-{digest}" / capture.captured_at.strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _store_side_files(archive: Archive, capture: Capture, files: Sequence[Path]) -> tuple[str, tuple]:
+def _store_side_files(
+    archive: Archive, capture: Capture, files: Sequence[Path], intents: list[Path]
+) -> tuple[str, tuple]:
     """Move info.json, thumbnails and description into the capture folder; their SHA-256 for custody."""
     folder = capture_folder(capture)
+    intents.append(store.write_intent(archive.root, folder))
     target = archive.root / folder
     kept = []
     for path in files:
@@ -61,25 +67,36 @@ def archive_one(
     *,
     refresh: bool = False,
     on_event: OnEvent | None = None,
+    attempts: Attempts | None = None,
 ) -> list[_Fetched | ArchiveResult]:
-    """One URL: a post gives one outcome, a playlist or feed one per entry (worker thread)."""
-    opts = archive.settings.download
+    """One URL: a post gives one outcome, a playlist or feed one per entry (worker thread).
+
+    Every request to the site is tried again, with backoff, when it fails transiently; the tries
+    are counted in ``attempts``.
+    """
+    opts, policy = archive.settings.download, archive.settings.batch
+    attempts = attempts or Attempts()
     # 1. Which post is it? Asked of the page only, without downloading media.
-    capture_id = download.capture_id_for(url, opts)
+    capture_id = with_retries(lambda: download.capture_id_for(url, opts), policy, attempts)
     if capture_id is None:  # a playlist or feed: each entry is a post and a capture of its own
-        return [
-            _archive_entry(archive, entry, hashers, refresh, on_event) for entry in download.expand(url, opts)
-        ]
-    return [_archive_post(archive, url, capture_id, hashers, refresh, on_event)]
+        entries = with_retries(lambda: download.expand(url, opts), policy, attempts)
+        return [_archive_entry(archive, entry, hashers, refresh, on_event, attempts) for entry in entries]
+    return [_archive_post(archive, url, capture_id, hashers, refresh, on_event, attempts)]
 
 
 def _archive_entry(
-    archive: Archive, url: str, hashers: Sequence[Hasher], refresh: bool, on_event: OnEvent | None
+    archive: Archive,
+    url: str,
+    hashers: Sequence[Hasher],
+    refresh: bool,
+    on_event: OnEvent | None,
+    attempts: Attempts,
 ) -> _Fetched | ArchiveResult:
     try:
-        capture_id = download.capture_id_for(url, archive.settings.download)
-        return _archive_post(archive, url, capture_id or url, hashers, refresh, on_event)
-    except (ProvenanceError, OSError) as exc:
+        opts, policy = archive.settings.download, archive.settings.batch
+        capture_id = with_retries(lambda: download.capture_id_for(url, opts), policy, attempts)
+        return _archive_post(archive, url, capture_id or url, hashers, refresh, on_event, attempts)
+    except Exception as exc:  # one entry's failure is that entry's result
         return _failed(url, exc)
 
 
@@ -90,33 +107,48 @@ def _archive_post(
     hashers: Sequence[Hasher],
     refresh: bool,
     on_event: OnEvent | None,
+    attempts: Attempts,
 ) -> _Fetched | ArchiveResult:
-    """Steps 2-6 for one post: files only, no catalog writes."""
+    """Steps 2-6 for one post: files only, no catalog writes.  What it put in place before failing
+    is removed again (unless the catalog has it), so a failed post leaves nothing behind."""
     # 2. Captured before? Then nothing is downloaded (--refresh captures it again, beside the old one).
     if not refresh and Catalog.has_capture(archive.catalog.path, capture_id):
         return ArchiveResult(url=url, status="exists", capture_id=capture_id)
     workdir = store.staging_path(archive.root)
+    intents: list[Path] = []
     try:
         # 3. Download into a staging folder (fixed file names; partial files die with the folder).
-        got = download.fetch(url, workdir, archive.settings.download, on_event=_bytes_progress(url, on_event))
+        progress = _bytes_progress(url, on_event)
+        got = with_retries(
+            lambda: download.fetch(url, workdir, archive.settings.download, on_event=progress),
+            archive.settings.batch,
+            attempts,
+        )
         # 4. The media to its content address, described and fingerprinted (unless already archived).
         sha256 = store.sha256_file(got.media_path)
         ingested = None
         if stored_ext(archive, sha256, hashers) is None:
             kind = detect_kind(got.media_path)
             ext = store.safe_ext(got.media_path.name, "mp4")
-            ingested = ingest_staged(archive, got.media_path, kind, sha256, ext, hashers)
+            ingested = ingest_staged(archive, got.media_path, kind, sha256, ext, hashers, label=url)
+            intents.extend(ingested.intents)
         # 5. The platform's info.json, thumbnails and description, kept as given.
         capture = replace(got.capture, sha256=sha256)
-        folder, files = _store_side_files(archive, capture, got.files)
+        folder, files = _store_side_files(archive, capture, got.files, intents)
         # 6. The capture record, with the SHA-256 of every stored file (recorded by the caller).
-        return _Fetched(replace(capture, files=files, folder=folder), folder, ingested)
+        return _Fetched(replace(capture, files=files, folder=folder), folder, ingested, tuple(intents))
+    except ProvenanceError as exc:
+        archive.forget_unrecorded(intents)
+        raise exc.about(workdir, url) from None
+    except BaseException:
+        archive.forget_unrecorded(intents)
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _failed(url: str, exc: ProvenanceError | OSError) -> ArchiveResult:
-    return ArchiveResult(url=url, status="failed", error=ErrorInfo.of(exc))
+def _failed(url: str, exc: BaseException) -> ArchiveResult:
+    return ArchiveResult(url=url, status="failed", error=ErrorInfo.of(exc, url))
 
 
 def _bytes_progress(url: str, on_event: OnEvent | None):  # type: ignore[no-untyped-def]
@@ -142,11 +174,16 @@ def _result(archive: Archive, outcome: _Fetched | ArchiveResult, refresh: bool) 
             return outcome
         return _from_catalog(archive, outcome.capture_id, "exists", outcome.url)
     capture = outcome.capture
-    if not refresh and archive.catalog.captures(capture_id=capture.capture_id):
-        # The same post twice in one batch (two addresses of it): workers ran ahead of this thread.
-        shutil.rmtree(archive.root / outcome.folder, ignore_errors=True)
-        return _from_catalog(archive, capture.capture_id, "exists", capture.url)
-    archive.catalog.record_capture(capture, outcome.folder, outcome.ingested)
+    try:
+        if not refresh and archive.catalog.captures(capture_id=capture.capture_id):
+            # The same post twice in one batch (two addresses of it): workers ran ahead of this thread.
+            archive.forget_unrecorded(list(outcome.intents))
+            return _from_catalog(archive, capture.capture_id, "exists", capture.url)
+        archive.catalog.record_capture(capture, outcome.folder, outcome.ingested)
+    except Exception as exc:  # e.g. the disk filled: this post fails, the batch goes on
+        archive.forget_unrecorded(list(outcome.intents))
+        return _failed(capture.url, exc)
+    store.clear_intents(list(outcome.intents))
     return _from_catalog(archive, capture.capture_id, "archived", capture.url)
 
 
@@ -176,15 +213,17 @@ def archive_urls(
     hashers = archive.hashers()
     workers = max(1, jobs or archive.settings.batch.jobs)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures: dict[int, Future[list[_Fetched | ArchiveResult]]] = {}
+        futures: dict[int, tuple[Future[list[_Fetched | ArchiveResult]], Attempts]] = {}
         for position, url in enumerate(wanted):
             state, capture_id = states[position]
             if state == "done" and capture_id and not refresh:
                 continue
             archive.catalog.set_job(batch_id, position, "running")
-            futures[position] = pool.submit(
-                archive_one, archive, url, hashers, refresh=refresh, on_event=on_event
+            attempts = Attempts()
+            future = pool.submit(
+                archive_one, archive, url, hashers, refresh=refresh, on_event=on_event, attempts=attempts
             )
+            futures[position] = (future, attempts)
         try:
             for done, (position, url) in enumerate(enumerate(wanted), start=1):
                 yield from _collect(archive, batch_id, position, url, futures.get(position), states, refresh)
@@ -199,33 +238,37 @@ def _collect(
     batch_id: str,
     position: int,
     url: str,
-    future: Future[list[_Fetched | ArchiveResult]] | None,
+    job: tuple[Future[list[_Fetched | ArchiveResult]], Attempts] | None,
     states: dict[int, tuple[str, str | None]],
     refresh: bool,
 ) -> list[ArchiveResult]:
-    """Record what a worker fetched (main thread) and settle the job's state.
+    """Record what a worker fetched (main thread) and settle the job's state and its tries.
 
     A job keeps the capture ids of all it archived (a playlist has several, one per line), so a
-    resumed batch reports every entry again from the catalog.
+    resumed batch reports every entry again from the catalog.  Whatever a job raises ends that job
+    as `failed`, never the batch, and never leaves it `running`.
     """
-    if future is None:  # done in an earlier run of this batch
+    if job is None:  # done in an earlier run of this batch
         ids = (states[position][1] or "").splitlines()
         return [_from_catalog(archive, cid, "exists", url if len(ids) == 1 else None) for cid in ids]
+    future, attempts = job
     try:
         results = [_result(archive, outcome, refresh) for outcome in future.result()]
-    except (ProvenanceError, OSError) as exc:
-        failed = _failed(url, exc)
-        error_kind, message = failed.error.kind, failed.error.message  # type: ignore[union-attr]
-        archive.catalog.set_job(batch_id, position, "failed", error_kind=error_kind, error_message=message)
-        return [failed]
+    except Exception as exc:  # one URL's failure, whatever it is, is that URL's result
+        results = [_failed(url, exc)]
     errors = [r.error for r in results if r.error is not None]
     if errors:
         archive.catalog.set_job(
-            batch_id, position, "failed", error_kind=errors[0].kind, error_message=errors[0].message
+            batch_id,
+            position,
+            "failed",
+            error_kind=errors[0].kind,
+            error_message=errors[0].message,
+            attempts=attempts.count,
         )
     else:
         ids = "\n".join(r.capture_id for r in results if r.capture_id)
-        archive.catalog.set_job(batch_id, position, "done", capture_id=ids or None)
+        archive.catalog.set_job(batch_id, position, "done", capture_id=ids or None, attempts=attempts.count)
     if len(results) == 1:  # a single post is reported under the address it was asked by
         results = [replace(results[0], url=url)]
     return results
