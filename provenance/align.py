@@ -8,6 +8,14 @@ that line form the copied stretch; per query frame the hit nearest the line is k
 match many reference frames equally well: the line, not the smallest distance, says which one is
 right).  The stretch is cut into segments at gaps, its query frames are taken out, and the next line
 is sought, so a compilation that shows two parts of one reference yields two segments.
+
+A hit may be a run of reference frames (``r_start_ms`` to ``r_end_ms``) rather than one: a still or
+slow shot whose frames all look alike (index.py collapses them, so hits never grow with the square
+of a static video).  A run votes with the frame it matches best (``r_ms``), joins any line that
+passes through it, and runs left over are aligned start to start with the run they share (a still
+query shot shown by a still reference shot), at speed 1.
+
+Memory: the voting holds one candidate speed at a time, O(hits) per speed.
 """
 
 from __future__ import annotations
@@ -24,6 +32,27 @@ PLAIN_BONUS = 0.15
 SPEEDS = np.unique(np.concatenate([np.exp(np.linspace(np.log(0.75), np.log(4 / 3), 29)), [1.0]]))
 
 
+def _cells_of_speed(
+    q_ms: np.ndarray, r_ms: np.ndarray, closeness: np.ndarray, speed: float, half: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(cell, score, votes) of every offset cell at one speed, with the hits' offsets and bins."""
+    offsets = r_ms - speed * q_ms
+    bins = np.floor(offsets / half).astype(np.int64)
+    cells = np.concatenate([bins, bins - 1])
+    query = np.concatenate([q_ms, q_ms])
+    weights = np.concatenate([closeness, closeness])
+    # One vote per query frame per cell: its best weight.  (Voting by reference frames instead
+    # would favour lines stretched across a still shot, which reach more reference frames.)
+    order = np.lexsort((-weights, query, cells))
+    cells, query, weights = cells[order], query[order], weights[order]
+    first = np.ones(cells.size, dtype=bool)
+    first[1:] = (cells[1:] != cells[:-1]) | (query[1:] != query[:-1])
+    cells, weights = cells[first], weights[first]
+    keys, inverse, votes = np.unique(cells, return_inverse=True, return_counts=True)
+    score = np.bincount(inverse.ravel(), weights=weights)
+    return keys, score, votes, offsets, bins
+
+
 def _best_line(
     q_ms: np.ndarray, r_ms: np.ndarray, dist: np.ndarray, window_ms: float
 ) -> tuple[float, float, int]:
@@ -34,45 +63,53 @@ def _best_line(
     the two reference samples either side of the true time).  Offsets are binned at half the window
     and each vote also counts for the bin before, so every window of two bins is a cell: a line whose
     offsets straddle a bin edge is not split in two.
+
+    Most weighted votes win, with the plain speed 1 preferred unless another beats it by PLAIN_BONUS
+    (slow zooms and pans fit slightly faster or slower lines almost as well); then the speed nearest
+    1; then the later cell.  A real speed change leaves the speed-1 line a fraction of the votes: a
+    1.1x copy drifts out of its window after 10 s.
     """
     half = window_ms / 2
-    offsets = r_ms[None, :] - SPEEDS[:, None] * q_ms[None, :]
-    bins = np.floor(offsets / half).astype(np.int64)
     closeness = 1.0 + 1.0 / (1.0 + dist.astype(np.float64))
-    speed_index = np.repeat(np.arange(SPEEDS.size), q_ms.size)
-    flat_bins, query, weight = bins.ravel(), np.tile(q_ms, SPEEDS.size), np.tile(closeness, SPEEDS.size)
-    cells = np.concatenate(
-        [np.stack([speed_index, flat_bins, query], 1), np.stack([speed_index, flat_bins - 1, query], 1)]
-    )
-    weights = np.concatenate([weight, weight])
-    # One vote per query frame per cell: its best weight.  (Voting by reference frames instead
-    # would favour lines stretched across a still shot, which reach more reference frames.)
-    order = np.lexsort((-weights, cells[:, 2], cells[:, 1], cells[:, 0]))
-    cells, weights = cells[order], weights[order]
-    first = np.ones(len(cells), dtype=bool)
-    first[1:] = np.any(cells[1:] != cells[:-1], axis=1)
-    cells, weights = cells[first], weights[first]
-    keys, inverse, votes = np.unique(cells[:, :2], axis=0, return_inverse=True, return_counts=True)
-    score = np.bincount(inverse.ravel(), weights=weights)
-    # Most weighted votes, with the plain speed 1 preferred unless another beats it by PLAIN_BONUS
-    # (slow zooms and pans fit slightly faster or slower lines almost as well); then the speed
-    # nearest 1.  A real speed change leaves the speed-1 line a fraction of the votes: a 1.1x copy
-    # drifts out of its window after 10 s.
-    plainness = -np.abs(np.log(SPEEDS[keys[:, 0]]))
-    score = score * np.where(plainness == 0, 1.0 + PLAIN_BONUS, 1.0)
-    best = np.lexsort((plainness, score))[-1]
-    speed_at, bin_at = keys[best]
-    # The line's offset: the median of the offsets that voted for the cell, not the cell's centre.
-    in_cell = (bins[speed_at] - bin_at) // 2 == 0
-    voted = offsets[speed_at][in_cell]
-    return float(SPEEDS[speed_at]), float(np.median(voted)), int(votes[best])
+    best: tuple[float, float, int, int] | None = None  # (score, plainness, speed index, cell)
+    found: tuple[float, float, int] = (1.0, 0.0, 0)
+    for k, speed in enumerate(SPEEDS):
+        keys, score, votes, offsets, bins = _cells_of_speed(q_ms, r_ms, closeness, float(speed), half)
+        plainness = -abs(float(np.log(speed)))
+        score = score * (1.0 + PLAIN_BONUS if plainness == 0 else 1.0)
+        top = np.flatnonzero(score == score.max())[-1]  # ties: the later cell, as a sort would give
+        candidate = (float(score[top]), plainness, k, int(keys[top]))
+        if best is None or candidate > best:
+            best = candidate
+            # The line's offset: the median of the offsets that voted for the cell, not its centre.
+            voted = offsets[(bins - keys[top]) // 2 == 0]
+            found = (float(speed), float(np.median(voted)), int(votes[top]))
+    return found
 
 
-def _on_line(
-    q_ms: np.ndarray, r_ms: np.ndarray, dist: np.ndarray, speed: float, offset: float, tolerance_ms: float
-) -> np.ndarray:
+def _project(
+    q_ms: np.ndarray,
+    r_lo: np.ndarray,
+    r_hi: np.ndarray,
+    speed: float,
+    offset: float,
+    ref_times_ms: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(residual, reference time) of each hit against the line: how far the line passes from the
+    hit's frame or run, and where on it the line meets it, as the reference frame sampled nearest."""
+    line = speed * q_ms + offset
+    residual = np.maximum(0.0, np.maximum(r_lo - line, line - r_hi))
+    met = np.clip(np.rint(line), r_lo, r_hi).astype(np.int64)
+    if ref_times_ms is not None and ref_times_ms.size and np.any(r_hi > r_lo):
+        at = np.clip(np.searchsorted(ref_times_ms, met), 1, ref_times_ms.size - 1)
+        before, after = ref_times_ms[at - 1], ref_times_ms[at]
+        nearest = np.where(met - before <= after - met, before, after)
+        met = np.where(r_hi > r_lo, np.clip(nearest, r_lo, r_hi), met)
+    return residual, met
+
+
+def _on_line(q_ms: np.ndarray, residual: np.ndarray, dist: np.ndarray, tolerance_ms: float) -> np.ndarray:
     """Indices of the hits near the line, one per query frame: nearest the line, then closest hash."""
-    residual = np.abs(r_ms - (speed * q_ms + offset))
     near = np.nonzero(residual <= tolerance_ms)[0]
     order = near[np.lexsort((dist[near], residual[near], q_ms[near]))]
     _, first = np.unique(q_ms[order], return_index=True)
@@ -116,32 +153,96 @@ def _segments_of(
     return segments
 
 
+class _Hits:
+    """The hits still to be explained, as parallel arrays: query time, the reference time it votes
+    for, the reference frames it covers (r_lo < r_hi for a run), its distance."""
+
+    def __init__(
+        self, q: np.ndarray, r: np.ndarray, r_lo: np.ndarray, r_hi: np.ndarray, dist: np.ndarray
+    ) -> None:
+        self.q, self.r, self.r_lo, self.r_hi, self.dist = q, r, r_lo, r_hi, dist
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.q, self.r, self.r_lo = self.q[mask], self.r[mask], self.r_lo[mask]
+        self.r_hi, self.dist = self.r_hi[mask], self.dist[mask]
+
+    def spend(self, kept: np.ndarray, found: list[Segment]) -> None:
+        # A moment of the query shows one moment of the reference: hits inside a segment's query
+        # span are spent, or a still camera's look-alike frames would add a second, wrong segment.
+        remaining = ~np.isin(self.q, self.q[kept])
+        for segment in found:
+            remaining &= (self.q < segment.query_start_ms) | (self.q > segment.query_end_ms)
+        self.keep(remaining)
+
+
+def _line_segments(
+    hits: _Hits, ref_times_ms: np.ndarray | None, opts: MatchSettings, min_frames: int
+) -> list[Segment]:
+    """Lines voted for by the hits' best frames, joined by the runs they pass through."""
+    tolerance_ms = opts.offset_tolerance_s * 1000
+    segments: list[Segment] = []
+    while hits.q.size and np.unique(hits.r).size >= min_frames:
+        speed, offset, votes = _best_line(hits.q, hits.r, hits.dist, tolerance_ms)
+        if votes < min_frames:  # no line has enough query frames, so none has enough reference frames
+            break
+        residual, met = _project(hits.q, hits.r_lo, hits.r_hi, speed, offset, ref_times_ms)
+        kept = _on_line(hits.q, residual, hits.dist, tolerance_ms)
+        speed, offset = _refit(hits.q[kept], met[kept], speed, offset)
+        residual, met = _project(hits.q, hits.r_lo, hits.r_hi, speed, offset, ref_times_ms)
+        kept = _on_line(hits.q, residual, hits.dist, tolerance_ms)
+        if kept.size == 0:
+            break
+        found = _segments_of(hits.q[kept], met[kept], hits.dist[kept], speed, opts, min_frames)
+        segments.extend(found)
+        hits.spend(kept, found)
+    return segments
+
+
+def _still_segments(
+    hits: _Hits, ref_times_ms: np.ndarray | None, opts: MatchSettings, min_frames: int
+) -> list[Segment]:
+    """Runs no line passed through: a still stretch of the query against a still stretch of the
+    reference, aligned start to start at speed 1 (where on the run it lies, nothing can tell)."""
+    tolerance_ms = opts.offset_tolerance_s * 1000
+    segments: list[Segment] = []
+    hits.keep(hits.r_lo < hits.r_hi)
+    while hits.q.size:
+        first = int(np.argmin(hits.q))
+        offset = float(hits.r_lo[first] - hits.q[first])
+        residual, met = _project(hits.q, hits.r_lo, hits.r_hi, 1.0, offset, ref_times_ms)
+        kept = _on_line(hits.q, residual, hits.dist, tolerance_ms)
+        found = _segments_of(hits.q[kept], met[kept], hits.dist[kept], 1.0, opts, min_frames)
+        segments.extend(found)
+        before = hits.q.size
+        hits.spend(kept, found)
+        if hits.q.size == before:  # this run start gave nothing: drop the hit that set it
+            hits.keep(np.arange(hits.q.size) != first)
+    return segments
+
+
 def align_hits(
-    q_ms: np.ndarray, r_ms: np.ndarray, dist: np.ndarray, opts: MatchSettings, min_frames: int
+    q_ms: np.ndarray,
+    r_ms: np.ndarray,
+    dist: np.ndarray,
+    opts: MatchSettings,
+    min_frames: int,
+    *,
+    r_start_ms: np.ndarray | None = None,
+    r_end_ms: np.ndarray | None = None,
+    ref_times_ms: np.ndarray | None = None,
 ) -> list[Segment]:
     """Segments of the query found in one reference, longest first, no query time used twice.
 
+    ``r_start_ms``..``r_end_ms`` (default ``r_ms``) is each hit's run of reference frames;
+    ``ref_times_ms``, the reference's sampled frame times, says which frame of a run a line meets.
     ``min_frames`` and ``Segment.frames_matched`` count distinct reference frames (the evidence).
     """
-    tolerance_ms = opts.offset_tolerance_s * 1000
-    q_ms, r_ms, dist = q_ms.astype(np.int64), r_ms.astype(np.int64), dist.astype(np.int64)
-    segments: list[Segment] = []
-    while q_ms.size and np.unique(r_ms).size >= min_frames:
-        speed, offset, votes = _best_line(q_ms, r_ms, dist, tolerance_ms)
-        if votes < min_frames:  # no line has enough query frames, so none has enough reference frames
-            break
-        kept = _on_line(q_ms, r_ms, dist, speed, offset, tolerance_ms)
-        speed, offset = _refit(q_ms[kept], r_ms[kept], speed, offset)
-        kept = _on_line(q_ms, r_ms, dist, speed, offset, tolerance_ms)
-        if kept.size == 0:
-            break
-        found = _segments_of(q_ms[kept], r_ms[kept], dist[kept], speed, opts, min_frames)
-        segments.extend(found)
-        # A moment of the query shows one moment of the reference: hits inside a segment's query
-        # span are spent, or a still camera's look-alike frames would add a second, wrong segment.
-        remaining = ~np.isin(q_ms, q_ms[kept])
-        for segment in found:
-            remaining &= (q_ms < segment.query_start_ms) | (q_ms > segment.query_end_ms)
-        q_ms, r_ms, dist = q_ms[remaining], r_ms[remaining], dist[remaining]
+    r = r_ms.astype(np.int64)
+    r_lo = r if r_start_ms is None else r_start_ms.astype(np.int64)
+    r_hi = r if r_end_ms is None else r_end_ms.astype(np.int64)
+    hits = _Hits(q_ms.astype(np.int64), r, r_lo, r_hi, dist.astype(np.int64))
+    refs = None if ref_times_ms is None else np.asarray(ref_times_ms, dtype=np.int64)
+    segments = _line_segments(hits, refs, opts, min_frames)
+    segments += _still_segments(hits, refs, opts, min_frames)
     segments.sort(key=lambda s: (-s.frames_matched, s.query_start_ms))
     return segments

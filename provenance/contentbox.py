@@ -102,9 +102,10 @@ def find_content_box(frames: Sequence[Frame]) -> Box | None:
     if not frames:
         return None
     shape = frames[0].grey.shape
-    usable = [f.grey for f in frames if f.grey.shape == shape]
-    picks = np.linspace(0, len(usable) - 1, min(SAMPLE_FRAMES, len(usable))).round().astype(int)
-    stack = np.stack([usable[i] for i in picks]).astype(np.float32)
+    # Only the picked frames are read: the frames may be a buffer on disk (frames/buffer.py).
+    picks = np.linspace(0, len(frames) - 1, min(SAMPLE_FRAMES, len(frames))).round().astype(int)
+    picked = [grey for grey in (frames[int(i)].grey for i in picks) if grey.shape == shape]
+    stack = np.stack(picked).astype(np.float32)
     height, width = shape
     top, bottom, left, right = _trim_bars(stack)
     if top + bottom >= height * (1 - MIN_KEPT) or left + right >= width * (1 - MIN_KEPT):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .contentbox import crop, find_content_box
-from .frames import sample_frames
+from .frames import chunks, sample_frames
 from .hashing import Hasher
 from .models import Box, Fingerprint, Frame, MediaKind
 from .settings import SamplingSettings
@@ -31,27 +31,54 @@ def region_greys(
     return [np.ascontiguousarray(r[:, ::-1]) for r in regions] if mirrored else regions
 
 
+# A view of the frames that is hashed: (share of the content box's width and height, mirrored).
+View = tuple[float, bool]
+# Frames are read and cropped this many at a time, for every view and hasher at once: a buffer of
+# frames on disk is read once, and no more than a chunk of regions is ever held.
+CHUNK_FRAMES = 256
+
+
+def hash_views(
+    frames: Sequence[Frame], box: Box | None, hashers: Sequence[Hasher], views: Sequence[View]
+) -> tuple[np.ndarray, dict[tuple[str, View], tuple[np.ndarray, np.ndarray]]]:
+    """The frames' times (ms), and for each (hasher name, view) their hashes and qualities."""
+    times: list[np.ndarray] = []
+    parts: dict[tuple[str, View], list[tuple[np.ndarray, np.ndarray]]] = {
+        (hasher.name, view): [] for hasher in hashers for view in views
+    }
+    for chunk in chunks(frames, CHUNK_FRAMES):
+        times.append(np.array([f.t_ms for f in chunk], dtype=np.int32))
+        for view in views:
+            greys = region_greys(chunk, box, view[0], mirrored=view[1])
+            for hasher in hashers:
+                parts[(hasher.name, view)].append(hasher.hash_frames(greys))
+    hashed = {}
+    for key, found in parts.items():
+        size = next(h.bits for h in hashers if h.name == key[0]) // 8
+        hashes = np.concatenate([h for h, _ in found]) if found else np.zeros((0, size), np.uint8)
+        quality = np.concatenate([q for _, q in found]) if found else np.zeros(0, np.uint8)
+        hashed[key] = (hashes, quality)
+    return (np.concatenate(times) if times else np.zeros(0, np.int32)), hashed
+
+
 def fingerprint_frames(
     sha256: str, frames: Sequence[Frame], hashers: Sequence[Hasher], rate_hz: float
 ) -> list[Fingerprint]:
-    times_ms = np.array([f.t_ms for f in frames], dtype=np.int32)
     box = find_content_box(frames)
-    greys = region_greys(frames, box, INDEX_FRACTION)
-    out = []
-    for hasher in hashers:
-        hashes, quality = hasher.hash_frames(greys)
-        out.append(
-            Fingerprint(
-                sha256=sha256,
-                hasher=hasher.name,
-                rate_hz=rate_hz,
-                times_ms=times_ms,
-                hashes=hashes,
-                quality=quality,
-                content_box=box,
-            )
+    view = (INDEX_FRACTION, False)
+    times_ms, hashed = hash_views(frames, box, hashers, [view])
+    return [
+        Fingerprint(
+            sha256=sha256,
+            hasher=hasher.name,
+            rate_hz=rate_hz,
+            times_ms=times_ms,
+            hashes=hashed[(hasher.name, view)][0],
+            quality=hashed[(hasher.name, view)][1],
+            content_box=box,
         )
-    return out
+        for hasher in hashers
+    ]
 
 
 def fingerprint_media(

@@ -18,9 +18,9 @@ import numpy as np
 
 from .align import align_hits
 from .contentbox import find_content_box
-from .fingerprint import INDEX_FRACTION, region_greys
+from .fingerprint import INDEX_FRACTION, hash_views
 from .index import FrameHits, HashIndex
-from .models import Box, Frame, Match, Segment
+from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
@@ -44,19 +44,12 @@ def _ref_coverage(index: HashIndex, ref: int, segments: Sequence[Segment]) -> fl
 
 
 def _variant_hits(
-    frames: Sequence[Frame],
-    box: Box | None,
-    index: HashIndex,
-    opts: MatchSettings,
-    zoom: float,
-    mirrored: bool,
+    hashes: np.ndarray, quality: np.ndarray, times_ms: np.ndarray, index: HashIndex, opts: MatchSettings
 ) -> tuple[FrameHits, np.ndarray]:
-    """Hits of one zoom of the query (mirrored or not), and the indices of its informative frames."""
-    greys = region_greys(frames, box, min(1.0, INDEX_FRACTION * zoom), mirrored=mirrored)
-    hashes, quality = index.hasher.hash_frames(greys)
+    """Hits of one view of the query, and the indices of its informative frames."""
     informative = np.nonzero(quality >= index.hasher.min_quality)[0]
-    hits = index.search(hashes[informative], opts.max_distance)
-    return FrameHits(informative[hits.query_index].astype(np.int32), hits.row, hits.distance), informative
+    hits = index.search(hashes[informative], opts.max_distance, times_ms[informative])
+    return replace(hits, query_index=informative[hits.query_index].astype(np.int32)), informative
 
 
 def _strength(score: float, segments: Sequence[Segment]) -> tuple[float, float]:
@@ -108,7 +101,14 @@ def _match_variant(
         mine = owners == ref
         min_frames = min(opts.min_frames, informative.size, index.informative_frames[ref])
         segments = align_hits(
-            q_ms[mine], index.times_ms[hits.row[mine]], hits.distance[mine], opts, min_frames
+            q_ms[mine],
+            index.times_ms[hits.row[mine]],
+            hits.distance[mine],
+            opts,
+            min_frames,
+            r_start_ms=index.times_ms[hits.row_start[mine]],
+            r_end_ms=index.times_ms[hits.row_end[mine]],
+            ref_times_ms=index.times_of(int(ref)),
         )
         # Evidence of one or two frames has no time alignment to vouch for it: it must be closer.
         segments = [
@@ -139,11 +139,14 @@ def match_frames(
     copy is cropped and mirrored the same way throughout, and pooling zooms frame by frame would let
     zooming footage (a push-in) align at the wrong time.
     """
-    times_ms = np.array([f.t_ms for f in frames], dtype=np.int32)
     box = find_content_box(frames)
+    variants = _variants(opts)
+    views = {(zoom, mirrored): (min(1.0, INDEX_FRACTION * zoom), mirrored) for zoom, mirrored in variants}
+    times_ms, hashed = hash_views(frames, box, [index.hasher], list(dict.fromkeys(views.values())))
     best: dict[int, Match] = {}
-    for zoom, mirrored in _variants(opts):
-        hits, informative = _variant_hits(frames, box, index, opts, zoom, mirrored)
+    for zoom, mirrored in variants:
+        hashes, quality = hashed[(index.hasher.name, views[(zoom, mirrored)])]
+        hits, informative = _variant_hits(hashes, quality, times_ms, index, opts)
         if informative.size == 0:
             continue
         variant = (

@@ -176,3 +176,55 @@ def test_segments_are_longest_first() -> None:
     pairs += [(t, t + 90_000, 1) for t in query_times(10_000, 14_000)]  # 9 frames
     segments = align(pairs)
     assert [s.frames_matched for s in segments] == [9, 4]
+
+
+def runs(items: list[tuple[int, int, int, int, int]]) -> dict[str, np.ndarray]:
+    """(query ms, voted ref ms, run start ms, run end ms, distance) hits as align_hits takes them."""
+    q, r, lo, hi, d = (np.array(column, np.int64) for column in zip(*items, strict=True))
+    return {"q_ms": q, "r_ms": r, "dist": d, "r_start_ms": lo, "r_end_ms": hi}
+
+
+def test_a_still_shot_matched_with_itself_aligns_at_its_own_times() -> None:
+    # 60 s of a still shot, query at 8 Hz, reference at 2 Hz: every query frame hits the whole run
+    # and votes with the reference frame nearest its own time (index.py's tie-break).
+    refs = np.arange(0, 60_000, STEP)
+    items = [(t, int(refs[np.abs(refs - t).argmin()]), 0, 59_500, 0) for t in range(0, 60_000, 125)]
+    hit = runs(items)
+    segments = align_hits(
+        hit["q_ms"],
+        hit["r_ms"],
+        hit["dist"],
+        OPTS,
+        3,
+        r_start_ms=hit["r_start_ms"],
+        r_end_ms=hit["r_end_ms"],
+        ref_times_ms=refs,
+    )
+    assert len(segments) == 1
+    s = segments[0]
+    assert (
+        (s.query_start_ms, s.ref_start_ms) == (0, 0) and s.query_end_ms >= 59_500 and s.ref_end_ms == 59_500
+    )
+    assert s.frames_matched == refs.size  # one per reference frame, not one per query frame
+
+
+def test_a_still_query_against_a_still_shot_elsewhere_is_aligned_start_to_start() -> None:
+    # The query's 5 s still hits a still run at 100-160 s of the reference, always at its first frame
+    # (no line: each query frame votes for the same reference time).
+    refs = np.arange(0, 200_000, STEP)
+    items = [(t, 100_000, 100_000, 160_000, 1) for t in range(0, 5_000, 125)]
+    hit = runs(items)
+    segments = align_hits(
+        hit["q_ms"],
+        hit["r_ms"],
+        hit["dist"],
+        OPTS,
+        3,
+        r_start_ms=hit["r_start_ms"],
+        r_end_ms=hit["r_end_ms"],
+        ref_times_ms=refs,
+    )
+    assert len(segments) == 1
+    s = segments[0]
+    assert (s.ref_start_ms, s.query_start_ms) == (100_000, 0)
+    assert s.ref_end_ms - s.ref_start_ms == pytest.approx(s.query_end_ms - s.query_start_ms, abs=STEP)

@@ -55,14 +55,17 @@ def _decodes(path: Path) -> tuple[int, int]:
 
 
 def test_json_ld_page_gives_platform_metadata(
-    fake_site: FakeSite, opts: DownloadSettings, tmp_path: Path,
+    fake_site: FakeSite,
+    opts: DownloadSettings,
+    tmp_path: Path,
 ) -> None:
     url = fake_site.url("/watch/ld")
     events: list[DownloadProgress] = []
     got = fetch(url, tmp_path / "w", opts, on_event=events.append)
     cap = got.capture
-    assert cap.published_at == Timestamp(datetime(2015, 9, 30, 8, 15, tzinfo=UTC), "second",
-                                         "platform", utc_offset_min=0)
+    assert cap.published_at == Timestamp(
+        datetime(2015, 9, 30, 8, 15, tzinfo=UTC), "second", "platform", utc_offset_min=0
+    )
     assert (cap.uploader, cap.title, cap.description) == (LD_AUTHOR, LD_TITLE, "Water rising.")
     assert (cap.extractor, cap.platform_id, cap.url, cap.webpage_url) == ("Generic", "ld", url, url)
     assert cap.duration_s == 2.0 and cap.sha256 is None and cap.files == ()
@@ -96,7 +99,9 @@ def test_open_graph_page(fake_site: FakeSite, opts: DownloadSettings, tmp_path: 
 
 
 def test_hls_renditions_are_merged_with_bundled_ffmpeg(
-    fake_site: FakeSite, opts: DownloadSettings, tmp_path: Path,
+    fake_site: FakeSite,
+    opts: DownloadSettings,
+    tmp_path: Path,
 ) -> None:
     got = fetch(fake_site.url("/watch/hls"), tmp_path, opts)
     assert "+" in got.info["format_id"]  # a video-only and an audio-only rendition, merged
@@ -106,7 +111,9 @@ def test_hls_renditions_are_merged_with_bundled_ffmpeg(
 
 
 def test_direct_file_capture_id_is_the_url_and_stable(
-    fake_site: FakeSite, opts: DownloadSettings, tmp_path: Path,
+    fake_site: FakeSite,
+    opts: DownloadSettings,
+    tmp_path: Path,
 ) -> None:
     url = fake_site.url("/files/direct.mp4")
     first = fetch(url, tmp_path / "a", opts).capture
@@ -116,19 +123,26 @@ def test_direct_file_capture_id_is_the_url_and_stable(
     assert first.published_at == Timestamp(DIRECT_LAST_MODIFIED, "second", "platform", utc_offset_min=0)
 
 
-@pytest.mark.parametrize(("path", "kind"), [
-    ("/watch/missing", "not_found"),
-    ("/status/410", "not_found"),
-    ("/status/403", "private"),
-    ("/status/429", "rate_limited"),
-    ("/status/500", "network"),
-    ("/watch/empty", "no_video"),
-    ("/watch/slow", "network"),
-    ("/watch/truncated", "bad_media"),
-    ("/feed.rss", "unsupported"),  # a playlist is expanded, not fetched
-])
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/watch/missing", "not_found"),
+        ("/status/410", "not_found"),
+        ("/status/403", "private"),
+        ("/status/429", "rate_limited"),
+        ("/status/500", "network"),
+        ("/watch/empty", "no_video"),
+        ("/watch/slow", "network"),
+        ("/watch/truncated", "bad_media"),
+        ("/feed.rss", "unsupported"),  # a playlist is expanded, not fetched
+    ],
+)
 def test_failures_have_a_kind(
-    fake_site: FakeSite, opts: DownloadSettings, tmp_path: Path, path: str, kind: str,
+    fake_site: FakeSite,
+    opts: DownloadSettings,
+    tmp_path: Path,
+    path: str,
+    kind: str,
 ) -> None:
     url = fake_site.url(path)
     with pytest.raises(DownloadError) as caught:
@@ -140,14 +154,18 @@ def test_failures_have_a_kind(
 def test_expand_lists_entries(fake_site: FakeSite, opts: DownloadSettings) -> None:
     feed = expand(fake_site.url("/feed.rss"), opts)
     assert feed == [fake_site.url("/watch/ld"), fake_site.url("/watch/og")]
-    assert expand(fake_site.url("/watch/two"), opts) == [fake_site.url("/media/clip.mp4"),
-                                                         fake_site.url("/media/other.mp4")]
+    assert expand(fake_site.url("/watch/two"), opts) == [
+        fake_site.url("/media/clip.mp4"),
+        fake_site.url("/media/other.mp4"),
+    ]
     assert expand(fake_site.url("/watch/ld"), opts) == [fake_site.url("/watch/ld")]
     assert capture_id_for(fake_site.url("/feed.rss"), opts) is None
 
 
 def test_hostile_title_never_reaches_a_path(
-    fake_site: FakeSite, opts: DownloadSettings, tmp_path: Path,
+    fake_site: FakeSite,
+    opts: DownloadSettings,
+    tmp_path: Path,
 ) -> None:
     got = fetch(fake_site.url("/watch/hostile"), tmp_path / "w", opts)
     assert got.capture.title == HOSTILE_TITLE

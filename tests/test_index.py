@@ -179,3 +179,46 @@ def test_block_splitting_gives_the_same_hits(
     split = index.search(queries, hasher.bits // 4)
     assert as_set(index, split) == whole
     assert len(split.row) == len(whole)
+
+
+@pytest.mark.parametrize("name", WIDTHS)
+def test_a_still_reference_gives_one_hit_per_query_frame_not_one_per_pair(name: str) -> None:
+    # A still shot: 600 frames (5 minutes at 2 Hz) within a few bits of each other.
+    hasher = HASHERS[name]
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 256, hasher.bits // 8, dtype=np.uint8)
+    still = np.array([flip_bits(base, int(rng.integers(0, 3)), rng) for _ in range(600)])
+    index = HashIndex(hasher, [make_fp("a" * 64, hasher, still, [100] * 600)])
+    queries = np.array([flip_bits(base, 1, rng) for _ in range(40)])
+    found = index.search(queries, 12, np.arange(40, dtype=np.int32) * 125)
+    per_frame = np.bincount(found.query_index, minlength=40)
+    assert per_frame.max() <= index_module.HITS_PER_MEDIA and per_frame.min() >= 1
+    # The hit spans the whole still run, and the row it votes with is one of its closest rows.
+    assert np.all(found.row_start == 0) and np.all(found.row_end == 599)
+    distances = np.bitwise_count(queries[found.query_index] ^ still[found.row]).sum(axis=1)
+    assert np.all(distances == found.distance)
+
+
+@pytest.mark.parametrize("name", WIDTHS)
+def test_few_hits_per_media_are_kept_as_they_are(name: str) -> None:
+    hasher = HASHERS[name]
+    fps, queries = corpus(hasher, 11)
+    index = HashIndex(hasher, fps)
+    found = index.search(queries, hasher.bits // 4)
+    assert np.array_equal(found.row, found.row_start) and np.array_equal(found.row, found.row_end)
+
+
+def test_hits_per_query_frame_are_capped_over_the_archive() -> None:
+    hasher = HASHERS["phash64"]
+    rng = np.random.default_rng(9)
+    base = rng.integers(0, 256, 8, dtype=np.uint8)
+    # Many media, each a scatter of look-alike frames between unrelated ones (no runs to collapse).
+    fps = []
+    for k in range(60):
+        hashes = rng.integers(0, 256, (40, 8), dtype=np.uint8)
+        hashes[::2] = base
+        fps.append(make_fp(f"{k:064x}", hasher, hashes, [100] * 40))
+    found = HashIndex(hasher, fps).search(base[None, :], 0)
+    assert found.query_index.size == index_module.HITS_PER_FRAME
+    owners = HashIndex(hasher, fps).owner[found.row]
+    assert np.bincount(owners).max() <= index_module.HITS_PER_MEDIA

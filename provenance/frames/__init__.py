@@ -20,9 +20,19 @@ from ..errors import BadInputError, CorruptMediaError, NotMediaError
 from ..models import Frame, MediaKind
 from ..settings import SamplingSettings
 from ..store import display_path, require_file
+from .buffer import FrameBuffer, chunks
 from .video import sample_video, scaled_size, start_of
 
-__all__ = ["detect_kind", "read_image", "sample_frames", "sample_video", "scaled_size", "start_of"]
+__all__ = [
+    "FrameBuffer",
+    "chunks",
+    "detect_kind",
+    "read_image",
+    "sample_frames",
+    "sample_video",
+    "scaled_size",
+    "start_of",
+]
 
 try:  # HEIC/HEIF photos need the [heic] extra; without it they are reported as not readable.
     import pillow_heif
@@ -108,11 +118,16 @@ def _upright(grey: Image.Image) -> Image.Image:
         return grey
 
 
-def sample_frames(path: Path, kind: MediaKind, opts: SamplingSettings) -> list[Frame]:
-    """All sampled frames of a file: a photo gives one, a video one per 1/rate_hz seconds."""
+def sample_frames(path: Path, kind: MediaKind, opts: SamplingSettings) -> FrameBuffer:
+    """All sampled frames of a file: a photo gives one, a video one per 1/rate_hz seconds.
+
+    Memory: at most buffer.MEMORY_BYTES of frames in RAM, whatever the video's length."""
+    frames = FrameBuffer()
     if kind == "image":
-        return [read_image(path, opts)]
-    frames = list(sample_video(path, opts))
+        frames.append(read_image(path, opts))
+        return frames
+    for frame in sample_video(path, opts):
+        frames.append(frame)
     if not frames:  # e.g. every decoded frame lacked a presentation time
         raise CorruptMediaError(f"{path}: no frame with a presentation time could be decoded")
     return frames

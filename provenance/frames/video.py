@@ -188,7 +188,9 @@ class _Decoded:
             if self._clock.may_pick(t_s, before_s):
                 width, height = scaled_size(frame.width, frame.height, self._opts.frame_side)
                 grey = frame.reformat(width=width, height=height, format="gray").to_ndarray()
-                grey = _rotate(grey, frame.rotation or 0)
+                # A copy: the array is a view of FFmpeg's frame buffer, padding and all, which a
+                # kept view would keep alive (2.5x the pixels' bytes).
+                grey = _rotate(grey.copy(), frame.rotation or 0)
             self.frames.append((t_s, grey))
 
 
@@ -355,8 +357,10 @@ class _RunDecoders:
         return decoded
 
 
-def _runs_decoded(packets: _RunPackets, decoders: _RunDecoders) -> Iterator[_Decoded]:
-    """Runs decoded side by side, in order."""
+def _runs_decoded(packets: _RunPackets, decoders: _RunDecoders, most_pending: int) -> Iterator[_Decoded]:
+    """Runs decoded side by side, in order; at most ``most_pending`` runs demuxed or decoded ahead of
+    the one being read, so their decoded frames cannot pile up (a still video's packets are tiny: the
+    read-ahead bytes alone would let every run of a 2-hour file be decoded at once)."""
     pending: deque[_Run] = deque()
     run: _Run | None = None
     read_ahead = _ReadAhead()
@@ -365,7 +369,10 @@ def _runs_decoded(packets: _RunPackets, decoders: _RunDecoders) -> Iterator[_Dec
             if run is None or starts:
                 if run is not None:
                     _queue_whole(run, decoders)
-                while pending and pending[0].future is not None and pending[0].future.done():
+                while pending and (
+                    len(pending) >= most_pending
+                    or (pending[0].future is not None and pending[0].future.done())
+                ):
                     yield _checked(pending.popleft())
                 run = _Run(run is None, read_ahead)
                 pending.append(run)
@@ -424,7 +431,7 @@ def _sample_runs(path: Path, opts: SamplingSettings, fast: bool) -> Iterator[Fra
         threads = (opts.decode_threads or _auto_threads()) if fast else 1
         packets = _RunPackets(container, stream, clock, fast)
         decoders = _RunDecoders(path, stream, threads, opts, clock, fast)
-        runs = _runs_decoded(packets, decoders)
+        runs = _runs_decoded(packets, decoders, most_pending=2 * threads + 1)
         next_s = 0.0
         decoded = 0
         error: av.FFmpegError | None = None
