@@ -62,7 +62,11 @@ def describe_video(info: MediaInfo, path: Path) -> MediaInfo:
             packet = _guard("XMP packet", caveats, lambda: qtatoms.xmp_packet(f, size))
             thumb = _guard("QuickTime thumbnail", caveats, lambda: qtatoms.udta_blob(f, size, b"thmb"))
     telemetry = _guard("GPMF telemetry", caveats, lambda: read_telemetry(path)) if quicktime else None
-    matroska = _guard("Matroska info", caveats, lambda: read_matroska(path)) if info.container == "matroska" else None
+    matroska = (
+        _guard("Matroska info", caveats, lambda: read_matroska(path))
+        if info.container == "matroska"
+        else None
+    )
     xmp_info = _guard("XMP", caveats, lambda: _video_xmp(packet, caveats)) if packet else None
     tags = dict(info.raw_tags)
     content_id = tags.get("format:com.apple.quicktime.content.identifier")
@@ -85,6 +89,8 @@ def _video_xmp(packet: bytes, caveats: list[str]) -> XmpInfo | None:
     if pairs is None:
         caveats.append(f"the XMP packet ({len(packet)} bytes) is not read without pyexiv2: {exiv2.PIP_LINE}")
         return None
+    if not pairs:
+        caveats.append(f"the XMP packet ({len(packet)} bytes) holds no readable property")
     return xmp.xmp_info(pairs)
 
 
@@ -92,7 +98,7 @@ def _camera_atoms(quicktime: QuickTimeInfo | None, telemetry: Telemetry | None) 
     """GoPro's serials and firmware (``LENS``/``FIRM`` atoms, GPMF ``CASN``) as a video's maker notes."""
     found = dict(quicktime.user_data) if quicktime else {}
     body = telemetry.camera_serial if telemetry else None
-    if not (found.get("LENS") or found.get("FIRM") and body):
+    if not (found.get("LENS") or (found.get("FIRM") and body)):
         return None
     return MakerNotes(
         maker="GoPro",
@@ -130,7 +136,9 @@ def describe_photo(info: MediaInfo, path: Path, exif_block: bytes | None, frames
         iptc=iptc.iptc_info(iptc_pairs),
         makernotes=makernotes.maker_notes(exif, info.make),
         apple=_guard("Apple maker note", caveats, lambda: makernotes.apple_ids(_maker_note(exif_block))),
-        thumbnails=_guard("thumbnails", caveats, lambda: thumbnails.photo_thumbnails(path, exif_block, frames))
+        thumbnails=_guard(
+            "thumbnails", caveats, lambda: thumbnails.photo_thumbnails(path, exif_block, frames)
+        )
         or (),
         c2pa=_credentials(path, info.container, caveats),
     )

@@ -24,10 +24,18 @@ PIP_LINE = "pip install 'provenance[c2pa]'"
 MAX_BYTES = 2 * 1024**3  # the library streams the file; past this the store is not read
 _SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 _MIME = {
-    "jpeg": "image/jpeg", "mpo": "image/jpeg", "png": "image/png", "webp": "image/webp",
-    "heic": "image/heic", "heif": "image/heif", "tiff": "image/tiff", "gif": "image/gif",
-    "mov": "video/quicktime", "mp4": "video/mp4", "avi": "video/avi",
-}  # fmt: skip
+    "jpeg": "image/jpeg",
+    "mpo": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "tiff": "image/tiff",
+    "gif": "image/gif",
+    "mov": "video/quicktime",
+    "mp4": "video/mp4",
+    "avi": "video/avi",
+}
 _LOCK = threading.Lock()
 
 

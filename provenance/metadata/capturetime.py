@@ -64,7 +64,9 @@ def video_claims(info: MediaInfo) -> list[TimeClaim]:
     if info.matroska is not None and info.matroska.date_utc:
         stamp = parse_container_time(info.matroska.date_utc)
         if stamp is not None:
-            claims.append(TimeClaim("Matroska DateUTC", stamp, "header", info.matroska.date_utc, "file written"))
+            claims.append(
+                TimeClaim("Matroska DateUTC", stamp, "header", info.matroska.date_utc, "file written")
+            )
     claims.extend(_xmp_claims(info))
     return [c for c in claims if c is not None]
 
@@ -82,19 +84,39 @@ def photo_claims(info: MediaInfo) -> list[TimeClaim]:
         zone = info.makernotes.time_zone_min if info.makernotes else None
         if zone is not None:
             zoned = _with_offset(stamp, zone)
-            claims.append(_claim("EXIF DateTimeOriginal + maker-note time zone", zoned, f"{taken} {_hhmm(zone)}"))
+            claims.append(
+                _claim("EXIF DateTimeOriginal + maker-note time zone", zoned, f"{taken} {_hhmm(zone)}")
+            )
         claims.append(TimeClaim("EXIF DateTimeOriginal", stamp, "local", taken or ""))
     claims.append(_gps_claim(tags))
     digitized = tags.get("EXIF DateTimeDigitized")
-    claims.append(_claim("EXIF DateTimeDigitized", parse_exif_time(digitized, tags.get("EXIF OffsetTimeDigitized")),
-                         digitized or "", "digitized"))  # fmt: skip
+    claims.append(
+        _claim(
+            "EXIF DateTimeDigitized",
+            parse_exif_time(digitized, tags.get("EXIF OffsetTimeDigitized")),
+            digitized or "",
+            "digitized",
+        )
+    )
     changed = tags.get("Image DateTime")
-    claims.append(_claim("EXIF DateTime", parse_exif_time(changed, tags.get("EXIF OffsetTime")), changed or "",
-                         "file changed"))  # fmt: skip
+    claims.append(
+        _claim(
+            "EXIF DateTime",
+            parse_exif_time(changed, tags.get("EXIF OffsetTime")),
+            changed or "",
+            "file changed",
+        )
+    )
     if info.iptc is not None and info.iptc.date_created:
         text = f"{info.iptc.date_created} {info.iptc.time_created or ''}".strip()
-        claims.append(_claim("IPTC DateCreated + TimeCreated", parse_container_time(text), text,
-                             "capture (as an editor wrote it)"))  # fmt: skip
+        claims.append(
+            _claim(
+                "IPTC DateCreated + TimeCreated",
+                parse_container_time(text),
+                text,
+                "capture (as an editor wrote it)",
+            )
+        )
     claims.extend(_xmp_claims(info))
     return [c for c in claims if c is not None]
 
@@ -104,7 +126,11 @@ def _xmp_claims(info: MediaInfo) -> Iterable[TimeClaim]:
         return []
     found = dict(info.xmp.properties)
     fields = (
-        ("XMP photoshop:DateCreated", found.get("Xmp.photoshop.DateCreated"), "capture (as an editor wrote it)"),
+        (
+            "XMP photoshop:DateCreated",
+            found.get("Xmp.photoshop.DateCreated"),
+            "capture (as an editor wrote it)",
+        ),
         ("XMP xmp:CreateDate", info.xmp.create_date, "created (as the writing software says)"),
         ("XMP xmp:ModifyDate", info.xmp.modify_date, "edited"),
         ("XMP xmp:MetadataDate", info.xmp.metadata_date, "metadata changed"),
@@ -129,7 +155,9 @@ def _gps_claim(tags: Mapping[str, str]) -> TimeClaim | None:
     if len(parts) != 3:
         return None
     hours, minutes, seconds = parts
-    stamp = parse_exif_time(f"{date.strip()[:10]} {int(hours):02d}:{int(minutes):02d}:{int(seconds):02d}", "+00:00")
+    stamp = parse_exif_time(
+        f"{date.strip()[:10]} {int(hours):02d}:{int(minutes):02d}:{int(seconds):02d}", "+00:00"
+    )
     if stamp is None:
         return None
     return TimeClaim("EXIF GPSDateStamp + GPSTimeStamp", stamp, "satellite", f"{date} {clock}", "GPS fix")
@@ -142,7 +170,9 @@ def _with_offset(local: Timestamp, offset_min: int) -> Timestamp | None:
     except ValueError:
         return None
     value = wall.astimezone(UTC)
-    return replace(local, value=value, utc_offset_min=offset_min, local=False) if is_plausible(value) else None
+    return (
+        replace(local, value=value, utc_offset_min=offset_min, local=False) if is_plausible(value) else None
+    )
 
 
 def _hhmm(minutes: int) -> str:
@@ -154,7 +184,11 @@ def _span(seconds: float) -> str:
     seconds = abs(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    text = (f"{hours} h " if hours else "") + (f"{minutes} min " if minutes else "") + (f"{secs} s" if secs else "")
+    text = (
+        (f"{hours} h " if hours else "")
+        + (f"{minutes} min " if minutes else "")
+        + (f"{secs} s" if secs else "")
+    )
     return text.strip() or "0 s"
 
 
@@ -239,7 +273,11 @@ def _disagreements(reference: TimeClaim, others: list[TimeClaim]) -> list[str]:
         against = f"the {reference.origin} ({utc_iso(reference.time.value)})"
         if zone is not None:
             rest = gap - zone
-            extra = f" (and {_gap(rest)} it past the whole hours)" if abs(rest) > AGREE_S else ""
+            extra = (
+                f" ({_span(rest)} {'earlier' if rest < 0 else 'later'} beyond the whole hours)"
+                if abs(rest) > AGREE_S
+                else ""
+            )
             found.append(
                 f"camera clock local, off by {zone / 3600:+g} h: {said} is {_gap(gap)} {against}{extra};"
                 " not used as UTC"
@@ -260,4 +298,3 @@ def with_capture_time(info: MediaInfo) -> MediaInfo:
         created_at_why=why,
         caveats=(*info.caveats, *caveats),
     )
-

@@ -15,12 +15,29 @@ from ..models import AppleIds, MakerNotes
 from .exiv2 import Pairs
 
 _STANDARD_GROUPS = frozenset({"Image", "Photo", "GPSInfo", "Iop", "Thumbnail", "MpfInfo", "MakerNote"})
-_BODY_SERIAL = ("Exif.Photo.BodySerialNumber", "Exif.Canon.SerialNumber", "Exif.Nikon3.SerialNumber",
-                "Exif.Pentax.SerialNumber", "Exif.OlympusEq.SerialNumber", "Exif.Olympus.SerialNumber",
-                "Exif.Fujifilm.SerialNumber", "Exif.Panasonic.InternalSerialNumber", "Exif.Sony2.SerialNumber",
-                "Exif.Image.CameraSerialNumber")  # fmt: skip
-_LENS_SERIAL = ("Exif.Photo.LensSerialNumber", "Exif.OlympusEq.LensSerialNumber", "Exif.Canon.LensSerialNumber")
-_LENS_MODEL = ("Exif.Photo.LensModel", "Exif.Canon.LensModel", "Exif.OlympusEq.LensModel", "Exif.Sony2.LensID")
+_BODY_SERIAL = (
+    "Exif.Photo.BodySerialNumber",
+    "Exif.Canon.SerialNumber",
+    "Exif.Nikon3.SerialNumber",
+    "Exif.Pentax.SerialNumber",
+    "Exif.OlympusEq.SerialNumber",
+    "Exif.Olympus.SerialNumber",
+    "Exif.Fujifilm.SerialNumber",
+    "Exif.Panasonic.InternalSerialNumber",
+    "Exif.Sony2.SerialNumber",
+    "Exif.Image.CameraSerialNumber",
+)
+_LENS_SERIAL = (
+    "Exif.Photo.LensSerialNumber",
+    "Exif.OlympusEq.LensSerialNumber",
+    "Exif.Canon.LensSerialNumber",
+)
+_LENS_MODEL = (
+    "Exif.Photo.LensModel",
+    "Exif.Canon.LensModel",
+    "Exif.OlympusEq.LensModel",
+    "Exif.Sony2.LensID",
+)
 _OWNER = ("Exif.Photo.CameraOwnerName", "Exif.Canon.OwnerName", "Exif.Image.Artist_")
 _FIRMWARE = ("Exif.Canon.FirmwareVersion", "Exif.OlympusEq.FirmwareVersion", "Exif.Panasonic.FirmwareVersion")
 # Canon writes its serial as a number; SerialNumberFormat says how it is printed (ExifTool's rule).
@@ -34,9 +51,9 @@ def maker_notes(exif: Pairs, make: str | None) -> MakerNotes | None:
     """The serials, owner and zone the EXIF and its maker note give; None when they give none."""
     found = dict(exif)
     groups = {k.split(".")[1] for k in found if k.count(".") >= 2} - _STANDARD_GROUPS
-    properties = tuple(
-        (k, v) for k, v in exif if k.split(".")[1] in groups and len(v) <= _MAX_VALUE_CHARS
-    )[:_MAX_PROPERTIES]
+    properties = tuple((k, v) for k, v in exif if k.split(".")[1] in groups and len(v) <= _MAX_VALUE_CHARS)[
+        :_MAX_PROPERTIES
+    ]
     zone, dst = _time_zone(found)
     notes = MakerNotes(
         maker=(make or next(iter(sorted(groups)), "")).strip(),
@@ -112,7 +129,11 @@ def _apple_strings(note: bytes) -> dict[int, str]:
         tag, kind, n = struct.unpack(">HHI", note[at : at + 8])
         if kind != 2 or not 0 < n <= 256:  # ASCII only
             continue
-        raw = note[at + 8 : at + 8 + n] if n <= 4 else _at(note, struct.unpack(">I", note[at + 8 : at + 12])[0], n)
+        raw = (
+            note[at + 8 : at + 8 + n]
+            if n <= 4
+            else _at(note, struct.unpack(">I", note[at + 8 : at + 12])[0], n)
+        )
         text = raw.split(b"\x00")[0].decode("ascii", "replace").strip()
         if text:
             found[tag] = text
@@ -120,4 +141,4 @@ def _apple_strings(note: bytes) -> dict[int, str]:
 
 
 def _at(note: bytes, offset: int, n: int) -> bytes:
-    return note[offset : offset + n] if 0 <= offset and offset + n <= len(note) else b""
+    return note[offset : offset + n] if offset >= 0 and offset + n <= len(note) else b""

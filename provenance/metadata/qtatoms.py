@@ -133,7 +133,7 @@ def track_facts(f: BinaryIO, start: int, end: int, movie_scale: int) -> TrackFac
     handler = boxes.read_payload(f, *hdlr, 256)
     # QuickTime writes the name as a Pascal string (a length byte first), MP4 as a C string.
     raw_name = handler[24:]
-    if raw_name and raw_name[0] == len(raw_name) - 1 or (raw_name[:1] and raw_name[0] < 0x20):
+    if (raw_name and raw_name[0] == len(raw_name) - 1) or (raw_name[:1] and raw_name[0] < 0x20):
         raw_name = raw_name[1 : 1 + raw_name[0]]
     name = raw_name.split(b"\x00")[0].decode("utf-8", "replace").strip() or None
     return TrackFacts(

@@ -35,9 +35,19 @@ MAX_ITEMS = 20_000
 MAX_DEPTH = 4
 # struct codes and sizes of GPMF value types ("c" text, "U" UTC string, "F" FourCC, "G" GUID as bytes).
 _FORMATS = {
-    "b": "b", "B": "B", "s": "h", "S": "H", "l": "i", "L": "I",
-    "f": "f", "d": "d", "j": "q", "J": "Q", "q": "i", "Q": "q",
-}  # fmt: skip
+    "b": "b",
+    "B": "B",
+    "s": "h",
+    "S": "H",
+    "l": "i",
+    "L": "I",
+    "f": "f",
+    "d": "d",
+    "j": "q",
+    "J": "Q",
+    "q": "i",
+    "Q": "q",
+}
 _EPOCH_2000 = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -210,8 +220,29 @@ def _read_device(streams: list[dict[str, _Klv]], t_s: float, span_s: float, read
             _karma(found, "GLPI", types or "LllllsssS", system_clock, t_s, span_s, reading)
 
 
-_META_KEYS = frozenset({"STMP", "TSMP", "STNM", "SIUN", "UNIT", "SCAL", "TYPE", "TICK", "TOCK", "EMPT",
-                        "TMPC", "MTRX", "ORIN", "ORIO", "GPSU", "GPSF", "GPSP", "GPSA", "VPTS"})  # fmt: skip
+_META_KEYS = frozenset(
+    {
+        "STMP",
+        "TSMP",
+        "STNM",
+        "SIUN",
+        "UNIT",
+        "SCAL",
+        "TYPE",
+        "TICK",
+        "TOCK",
+        "EMPT",
+        "TMPC",
+        "MTRX",
+        "ORIN",
+        "ORIO",
+        "GPSU",
+        "GPSF",
+        "GPSP",
+        "GPSA",
+        "VPTS",
+    }
+)
 
 
 def _scales(found: dict[str, _Klv], width: int) -> list[float]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import imagehash
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from ..contentbox import crop, find_content_box
 from ..models import EmbeddedImage, Frame
@@ -26,9 +26,16 @@ from ..models import EmbeddedImage, Frame
 SAME_PICTURE_BITS = 12
 MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024
 _HASH_SIDE = 256  # pixels of the longer side the pictures are reduced to before hashing
-_IFD1 = 1  # Pillow's index of the thumbnail IFD
+_IFD1 = ExifTags.IFD.IFD1  # the thumbnail IFD
 _JPEG_OFFSET, _JPEG_LENGTH = 0x0201, 0x0202
-_PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, UnidentifiedImageError, Image.DecompressionBombError)
+_PILLOW_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+)
 
 
 def _grey(image: Image.Image) -> np.ndarray:
@@ -76,7 +83,7 @@ def exif_thumbnail(exif_block: bytes | None) -> bytes | None:
     try:
         exif.load(tiff)
         ifd1 = exif.get_ifd(_IFD1)
-    except _PILLOW_ERRORS + (KeyError, IndexError, TypeError):
+    except (*_PILLOW_ERRORS, KeyError, IndexError, TypeError):
         return None
     offset, length = ifd1.get(_JPEG_OFFSET), ifd1.get(_JPEG_LENGTH)
     if not isinstance(offset, int) or not isinstance(length, int) or length <= 0:
@@ -107,6 +114,8 @@ def _mpo_images(path: Path, main: imagehash.ImageHash | None) -> list[EmbeddedIm
                 image.seek(index)
                 grey = _grey(image)
                 distance = int(_dhash(grey) - main) if main is not None else None
+                # A stereo pair's other eye or a large preview differs from the first image by design
+                # (parallax moves near objects): the distance is given, no verdict.
                 found.append(
                     EmbeddedImage(
                         f"mpo image {index + 1}",
@@ -115,7 +124,7 @@ def _mpo_images(path: Path, main: imagehash.ImageHash | None) -> list[EmbeddedIm
                         image.size[1],
                         int(sizes[index]) if index < len(sizes) else 0,
                         distance,
-                        None if distance is None else distance <= SAME_PICTURE_BITS,
+                        None,
                     )
                 )
     except _PILLOW_ERRORS:

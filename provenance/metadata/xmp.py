@@ -13,7 +13,9 @@ from ..models import XmpEvent, XmpInfo
 from .exiv2 import Pairs
 
 _HISTORY = re.compile(r"^Xmp\.xmpMM\.History\[(\d+)\]/stEvt:(\w+)$")
-_INGREDIENT = re.compile(r"^Xmp\.xmpMM\.(?:Ingredients|Pantry)\[\d+\]/(?:stRef:|xmpMM:)?(documentID|DocumentID|instanceID|InstanceID)$")
+_INGREDIENT = re.compile(
+    r"^Xmp\.xmpMM\.(?:Ingredients|Pantry)\[\d+\]/(?:stRef:|xmpMM:)?(documentID|DocumentID|instanceID|InstanceID)$"
+)
 MAX_PROPERTIES = 500
 
 
