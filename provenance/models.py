@@ -577,6 +577,25 @@ class OtherTime:
     meaning: str
 
 
+DocumentRelation = Literal["derived_from", "later_save", "same_document", "same_original"]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLink:
+    """Two media tied by their XMP document ids: evidence of derivation that needs no pixels.
+
+    ``derived_from``: the copy names the source's instance or document in ``xmpMM:DerivedFrom``;
+    ``later_save``: the copy's edit history passes through the source's instance; ``same_document``
+    / ``same_original``: both carry the same DocumentID / OriginalDocumentID (no direction: from is
+    the smaller sha256).  ``document_id`` is the shared id.
+    """
+
+    from_sha256: str
+    to_sha256: str
+    relation: DocumentRelation
+    document_id: str
+
+
 @dataclass(frozen=True, slots=True)
 class Cluster:
     """Archived media connected by shared footage (``cluster_id``: SHA-256 of the sorted member
@@ -593,6 +612,7 @@ class Cluster:
     why: str
     other_times: tuple[OtherTime, ...] = ()
     caveats: tuple[str, ...] = ()
+    document_links: tuple[DocumentLink, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

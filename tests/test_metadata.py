@@ -8,6 +8,7 @@ these tests (quoted beside each value), and from the files' own bytes; never fro
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -245,6 +246,59 @@ def test_a_garbage_xmp_packet_in_a_video_is_a_caveat(tmp_path: Path) -> None:
     if exiv2.available():
         assert info.xmp is None
         assert any("XMP packet" in c for c in info.caveats)
+
+
+# -- copies linked by their XMP ids -------------------------------------------------------------
+
+
+def _with_xmp(source: Path, out: Path, xmp: dict[str, str], quality: int) -> Path:
+    import pyexiv2
+
+    picture = io.BytesIO()
+    Image.open(source).convert("RGB").save(picture, "JPEG", quality=quality)
+    image = pyexiv2.ImageData(picture.getvalue())
+    image.modify_xmp(xmp)
+    out.write_bytes(image.get_bytes())
+    image.close()
+    return out
+
+
+@needs_exiv2
+def test_earliest_shows_a_copy_derived_from_another_by_its_xmp_ids(capsys, tmp_path: Path) -> None:
+    source = shared_media("photos/pillow_flower.jpg")
+    original = _with_xmp(source, tmp_path / "original.jpg", {
+        "Xmp.xmpMM.DocumentID": "xmp.did:0001", "Xmp.xmpMM.InstanceID": "xmp.iid:0001",
+        "Xmp.xmpMM.OriginalDocumentID": "xmp.did:0001",
+    }, quality=95)  # fmt: skip
+    edited = _with_xmp(source, tmp_path / "edited.jpg", {
+        "Xmp.xmpMM.DocumentID": "xmp.did:0002", "Xmp.xmpMM.InstanceID": "xmp.iid:0002",
+        "Xmp.xmpMM.OriginalDocumentID": "xmp.did:0001",
+        "Xmp.xmpMM.DerivedFrom/stRef:instanceID": "xmp.iid:0001",
+        "Xmp.xmpMM.DerivedFrom/stRef:documentID": "xmp.did:0001",
+    }, quality=70)  # fmt: skip
+    archive = str(tmp_path / "archive")
+    capsys.readouterr()
+    assert not _run(["--archive", archive, "add", str(original), str(edited)])
+    capsys.readouterr()
+    assert not _run(["--archive", archive, "earliest", str(edited), "--json"])
+    record = json.loads(capsys.readouterr().out)
+    sha = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (original, edited)}
+    assert record["document_links"] == [{
+        "from_sha256": sha["original.jpg"], "to_sha256": sha["edited.jpg"],
+        "relation": "derived_from", "document_id": "xmp.iid:0001",
+    }]  # fmt: skip
+    report = tmp_path / "report.html"
+    assert not _run(["--archive", archive, "report", str(edited), "-o", str(report)])
+    html = report.read_text()
+    assert 'class="document-link"' in html and "derived from" in html and "xmp.iid:0001" in html
+
+
+def _run(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
 
 
 # -- Content Credentials ------------------------------------------------------------------------
