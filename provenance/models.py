@@ -201,6 +201,7 @@ class Telemetry:
     first_fix: GpsFix | None = None
     last_fix: GpsFix | None = None
     camera_serial: str | None = None
+    model: str | None = None  # the camera model the settings name (GoPro MINF)
     streams: tuple[str, ...] = ()
     # The UTC time at the footage's start, from the GPS times less their media times.
     start_utc: datetime | None = None

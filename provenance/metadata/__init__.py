@@ -81,6 +81,8 @@ def describe_video(info: MediaInfo, path: Path) -> MediaInfo:
         thumbnails=_guard("thumbnails", caveats, lambda: thumbnails.movie_thumbnail(thumb)) or (),
         c2pa=_credentials(path, info.container, caveats),
     )
+    if info.model is None and telemetry is not None and telemetry.model:
+        enriched = replace(enriched, make=info.make or "GoPro", model=telemetry.model)
     return with_capture_time(replace(enriched, caveats=(*info.caveats, *caveats)))
 
 

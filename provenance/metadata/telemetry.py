@@ -158,6 +158,7 @@ def read_telemetry(path: Path) -> Telemetry | None:
         first_fix=fixes[0] if fixes else None,
         last_fix=fixes[-1] if fixes else None,
         camera_serial=reading.camera_serial,
+        model=next(iter(sorted(reading.models)), None),
         streams=tuple(sorted(reading.streams)),
         start_utc=_median_start(reading.clock),
     )

@@ -89,7 +89,8 @@ def exif_thumbnail(exif_block: bytes | None) -> bytes | None:
     if not isinstance(offset, int) or not isinstance(length, int) or length <= 0:
         return None
     data = tiff[offset : offset + length]
-    return data if len(data) == length and data.startswith(b"\xff\xd8") else None
+    # A declared thumbnail that is not a JPEG (a stub, or damaged) is still listed, undecoded.
+    return data if len(data) == length else None
 
 
 def photo_thumbnails(path: Path, exif_block: bytes | None, frames: int) -> tuple[EmbeddedImage, ...]:
