@@ -38,11 +38,11 @@ def info_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, path: Path) ->
     return json.loads(capsys.readouterr().out)
 
 
-def video(capsys, tmp_path, name: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def video(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> dict[str, Any]:
     return info_json(capsys, tmp_path, shared_media(f"videos/{name}"))
 
 
-def photo(capsys, tmp_path, name: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def photo(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> dict[str, Any]:
     return info_json(capsys, tmp_path, shared_media(f"photos/{name}"))
 
 
@@ -398,3 +398,14 @@ def test_files_without_credentials_say_so(capsys, tmp_path) -> None:
     assert {"xmp", "iptc", "makernotes", "telemetry", "c2pa", "thumbnails", "quicktime", "times"} <= set(
         record
     )
+
+
+def test_user_data_atoms_whose_sizes_lie_are_clipped(tmp_path: Path) -> None:
+    data = bytearray(shared_media("videos/mei_uuid540.mp4").read_bytes())
+    for atom in (b"clfn", b"thmb", b"titl"):
+        at = data.find(atom)
+        data[at - 4 : at] = (0x7FFFFFF0).to_bytes(4, "big")  # each claims 2 GB
+    damaged = tmp_path / "lying.mp4"
+    damaged.write_bytes(bytes(data))
+    info = probe_media(damaged, "0" * 64)  # the atoms are walked inside their parent, never past it
+    assert info.width == 960 and info.quicktime is not None

@@ -9,6 +9,7 @@ read bytes ends the walk.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def _vint(data: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int] | None
     return value, length
 
 
-def _elements(data: bytes, start: int, end: int):  # type: ignore[no-untyped-def]
+def _elements(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(element id, data start, data end) of the elements between two offsets."""
     pos = start
     while pos < end:
         ident = _vint(data, pos, keep_marker=True)
