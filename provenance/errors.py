@@ -58,6 +58,14 @@ class CorruptMediaError(BadInputError):
     kind = "bad_media"
 
 
+class MetadataError(CorruptMediaError):
+    """A metadata block inside a readable file is damaged or hostile (a bad XMP packet, a GPMF
+    payload whose sizes lie).  Readers of such blocks raise it; `info` and `add` turn it into a
+    caveat of the file, never a failure."""
+
+    kind = "bad_metadata"
+
+
 class UsageError(ProvenanceError):
     kind = "usage"
     exit_code = ExitCode.USAGE

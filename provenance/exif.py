@@ -26,6 +26,7 @@ from exifread.core.ifd_tag import IfdTag
 from PIL import Image, UnidentifiedImageError
 
 from .errors import BadInputError, CorruptMediaError, MissingExtraError, NotMediaError
+from .metadata import describe_photo
 from .models import GeoPoint, MediaInfo
 from .store import require_file
 from .timestamps import parse_exif_time
@@ -83,7 +84,7 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
             f"EXIF DateTimeOriginal = {taken[:60]!r} is not a plausible time (blank, impossible or in the"
             " future): not used"
         )
-    return MediaInfo(
+    info = MediaInfo(
         sha256=sha256,
         kind="image",
         container=_container_name(path, header.format),
@@ -99,6 +100,7 @@ def read_exif(path: Path, sha256: str) -> MediaInfo:
         raw_tags=tuple(raw),
         caveats=tuple(caveats),
     )
+    return describe_photo(info, path, header.exif_block, header.frames)
 
 
 @cache

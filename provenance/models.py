@@ -19,7 +19,7 @@ import numpy as np
 from .store import printable
 
 Precision = Literal["second", "minute", "hour", "day", "month", "year"]
-TimeSource = Literal["platform", "container", "exif", "capture", "filename"]
+TimeSource = Literal["platform", "container", "exif", "capture", "filename", "telemetry", "xmp", "iptc"]
 MediaKind = Literal["video", "image"]
 AddStatus = Literal["added", "exists", "failed"]
 
@@ -64,7 +64,246 @@ class GeoPoint:
     lat: float
     lon: float
     alt_m: float | None
-    source: Literal["container", "exif"]
+    source: Literal["container", "exif", "telemetry"]
+
+
+# -- what a file says about itself beyond its container tags (provenance/metadata/) ----------------
+
+# How a stated time's zone is known: given with it ("zone"), from satellites ("satellite": GPS UTC),
+# UTC by the format's rule but set from a camera clock nobody checked ("header": the MP4 movie header),
+# or a wall clock without any zone ("local").
+TimeBasis = Literal["zone", "satellite", "header", "local"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeClaim:
+    """One time a file states, kept whether or not it becomes ``created_at``.
+
+    ``origin`` names the exact place (``"udta date"``, ``"GPMF GPSU"``, ``"EXIF DateTimeOriginal +
+    OffsetTimeOriginal"``); ``text`` is the value as written; ``meaning`` says what moment it is
+    (``capture``, ``file written``, ``edited``, ``metadata changed``).
+    """
+
+    origin: str
+    time: Timestamp
+    basis: TimeBasis
+    text: str
+    meaning: str = "capture"
+
+
+@dataclass(frozen=True, slots=True)
+class XmpEvent:
+    """One step of an XMP edit history (``xmpMM:History``), as the editing software wrote it."""
+
+    action: str | None
+    when: str | None
+    software_agent: str | None
+    changed: str | None = None
+    instance_id: str | None = None
+    parameters: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class XmpInfo:
+    """The XMP packet of a photo or video: who made it, its document ids and its edit history.
+
+    Copies of one document share ``document_id`` or ``original_document_id``; a derived file names
+    its source in ``derived_from_*`` and in the instance ids of its history.
+    """
+
+    creator_tool: str | None = None
+    document_id: str | None = None
+    instance_id: str | None = None
+    original_document_id: str | None = None
+    derived_from_document_id: str | None = None
+    derived_from_instance_id: str | None = None
+    derived_from_original_document_id: str | None = None
+    create_date: str | None = None
+    modify_date: str | None = None
+    metadata_date: str | None = None
+    title: str | None = None
+    description: str | None = None
+    history: tuple[XmpEvent, ...] = ()
+    ingredient_ids: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IptcInfo:
+    """IPTC IIM fields of a photo (newsroom captions, places, keywords, credits)."""
+
+    headline: str | None = None
+    caption: str | None = None
+    keywords: tuple[str, ...] = ()
+    city: str | None = None
+    sublocation: str | None = None
+    province_state: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    byline: str | None = None
+    credit: str | None = None
+    source: str | None = None
+    copyright: str | None = None
+    object_name: str | None = None
+    date_created: str | None = None
+    time_created: str | None = None
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MakerNotes:
+    """What a camera maker's private tags say: serial numbers, owner, the clock's time zone.
+
+    ``time_zone_min`` is the offset the camera was set to (minutes east of UTC, daylight saving
+    included when ``dst`` says so).
+    """
+
+    maker: str
+    body_serial: str | None = None
+    lens_serial: str | None = None
+    lens_model: str | None = None
+    owner: str | None = None
+    firmware: str | None = None
+    time_zone_min: int | None = None
+    dst: bool | None = None
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AppleIds:
+    """Apple identifiers that tie a Live Photo's still to its video, and shots of one burst."""
+
+    content_identifier: str | None = None
+    media_group_uuid: str | None = None
+    burst_uuid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GpsFix:
+    """A telemetry GPS position: media time (s into the file), satellite UTC, place, fix quality."""
+
+    t_s: float
+    utc: datetime | None
+    lat: float
+    lon: float
+    alt_m: float | None
+    fix: int | None = None  # 0 none, 2 2-D, 3 3-D (GoPro GPSF)
+    dop: float | None = None  # dilution of precision (GoPro GPSP / 100)
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """A camera's sensor track (GoPro GPMF): devices, serial, GPS track ends, the track's length."""
+
+    format: str
+    devices: tuple[str, ...]
+    track_duration_s: float | None
+    payloads: int
+    gps_fixes: int
+    first_fix: GpsFix | None = None
+    last_fix: GpsFix | None = None
+    camera_serial: str | None = None
+    model: str | None = None  # the camera model the settings name (GoPro MINF)
+    streams: tuple[str, ...] = ()
+    # The UTC time at the footage's start, from the GPS times less their media times.
+    start_utc: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class C2paAction:
+    action: str
+    software_agent: str | None = None
+    when: str | None = None
+    digital_source_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class C2paIngredient:
+    title: str | None
+    relationship: str | None
+    format: str | None = None
+    document_id: str | None = None
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class C2paInfo:
+    """The active manifest of a Content Credentials (C2PA) store, and whether it validates.
+
+    ``validation_state`` is the C2PA library's (``Invalid``, ``Valid``: signature and hashes hold,
+    ``Trusted``: and the signer chains to a trust list); ``validation_errors`` lists the failure codes.
+    """
+
+    manifests: int
+    active_manifest: str | None
+    claim_generator: str | None
+    title: str | None
+    signer: str | None
+    signer_issuer: str | None
+    signing_time: str | None
+    signature_alg: str | None
+    actions: tuple[C2paAction, ...]
+    ingredients: tuple[C2paIngredient, ...]
+    validation_state: str | None
+    validation_errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedImage:
+    """A picture inside the file (EXIF thumbnail, maker-note preview, MPO image, movie thumbnail).
+
+    ``distance_bits`` is the 64-bit dHash distance to the main picture; ``shows_main`` is False when
+    it is too far to be the same picture: a thumbnail left from before an edit.
+    """
+
+    origin: str
+    format: str | None
+    width: int | None
+    height: int | None
+    size_bytes: int
+    distance_bits: int | None = None
+    shows_main: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackFacts:
+    """One track of an MP4/QuickTime file, from its own headers."""
+
+    track_id: int
+    handler: str
+    handler_name: str | None
+    duration_s: float | None
+    start_s: float = 0.0  # empty edit before the media starts (a start delay)
+    sample_format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuickTimeInfo:
+    """The movie header and user-data atoms of an MP4/QuickTime file (what FFmpeg does not expose).
+
+    ``user_data`` holds every readable ``moov/udta`` atom as (atom type, text): the 3GPP ``date``,
+    ``auth``/``titl``/``dscp``, iMovie's ``clfn`` clip name, GoPro ``FIRM``/``LENS``...
+    """
+
+    major_brand: str | None
+    movie_created: str | None
+    movie_duration_s: float | None
+    tracks: tuple[TrackFacts, ...]
+    user_data: tuple[tuple[str, str], ...] = ()
+    date: str | None = None
+    author: str | None = None
+    title: str | None = None
+    clip_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatroskaInfo:
+    """The Segment Info of a Matroska/WebM file: which programs wrote it, and when (``DateUTC``)."""
+
+    muxing_app: str | None
+    writing_app: str | None
+    date_utc: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +341,18 @@ class MediaInfo:
     # Tags that were present but could not be used (an impossible date, a malformed GPS field): the
     # field stays empty and the reason is said here, so a reader knows the file claimed something.
     caveats: tuple[str, ...] = ()
+    # Every time the file states, with its origin and zone; why ``created_at`` is the one chosen.
+    times: tuple[TimeClaim, ...] = ()
+    created_at_why: str | None = None
+    xmp: XmpInfo | None = None
+    iptc: IptcInfo | None = None
+    makernotes: MakerNotes | None = None
+    apple: AppleIds | None = None
+    telemetry: Telemetry | None = None
+    c2pa: C2paInfo | None = None
+    thumbnails: tuple[EmbeddedImage, ...] = ()
+    quicktime: QuickTimeInfo | None = None
+    matroska: MatroskaInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +594,25 @@ class OtherTime:
     meaning: str
 
 
+DocumentRelation = Literal["derived_from", "later_save", "same_document", "same_original"]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLink:
+    """Two media tied by their XMP document ids: evidence of derivation that needs no pixels.
+
+    ``derived_from``: the copy names the source's instance or document in ``xmpMM:DerivedFrom``;
+    ``later_save``: the copy's edit history passes through the source's instance; ``same_document``
+    / ``same_original``: both carry the same DocumentID / OriginalDocumentID (no direction: from is
+    the smaller sha256).  ``document_id`` is the shared id.
+    """
+
+    from_sha256: str
+    to_sha256: str
+    relation: DocumentRelation
+    document_id: str
+
+
 @dataclass(frozen=True, slots=True)
 class Cluster:
     """Archived media connected by shared footage (``cluster_id``: SHA-256 of the sorted member
@@ -359,6 +629,7 @@ class Cluster:
     why: str
     other_times: tuple[OtherTime, ...] = ()
     caveats: tuple[str, ...] = ()
+    document_links: tuple[DocumentLink, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +24,8 @@ from av.container import InputContainer
 from av.stream import Stream
 
 from .errors import BadInputError, CorruptMediaError, NotMediaError
+from .metadata import describe_video
+from .metadata.boxes import ISO_BMFF_BOXES, boxes, looks_iso_bmff
 from .models import GeoPoint, MediaInfo, Timestamp
 from .store import require_file
 from .timestamps import parse_container_time
@@ -39,7 +41,6 @@ _SOFTWARE_KEYS = ("com.apple.quicktime.software", "com.android.version", "softwa
 
 # First bytes of the containers FFmpeg reads: a file that starts like one of these but does not open
 # is damaged media, anything else is not media at all.
-_ISO_BMFF_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"styp"}
 _MEDIA_MAGIC = (b"RIFF", b"\x1a\x45\xdf\xa3", b"FLV", b"OggS", b"\x00\x00\x01\xba", b"\x30\x26\xb2\x75")
 _TS_PACKET = 188
 # Demuxers of still images: FFmpeg opens a JPEG as a one-frame "video", which it is not.
@@ -83,7 +84,7 @@ def _open_error(path: Path, exc: av.FFmpegError) -> BadInputError:
     except OSError as err:
         return BadInputError(f"{path}: cannot read ({err.strerror or err})")
     mpeg_ts = len(head) > _TS_PACKET and head[0] == head[_TS_PACKET] == 0x47  # two packet sync bytes
-    if head[4:8] in _ISO_BMFF_BOXES or head.startswith(_MEDIA_MAGIC) or mpeg_ts:
+    if head[4:8] in ISO_BMFF_BOXES or head.startswith(_MEDIA_MAGIC) or mpeg_ts:
         return CorruptMediaError(f"{path}: damaged or truncated media ({_reason(exc)})")
     return NotMediaError(f"{path}: not a media file FFmpeg can read ({_reason(exc)})")
 
@@ -102,7 +103,7 @@ def _describe(container: InputContainer, path: Path, sha256: str, size: int) -> 
     with path.open("rb") as f:
         if _is_truncated(f, size):
             raise CorruptMediaError(f"{path}: truncated: the file is shorter than its container says")
-        if rotation is None and _looks_iso_bmff(f):
+        if rotation is None and looks_iso_bmff(f):
             rotation = _track_rotations(f, size).get(video.id)
     audio = container.streams.audio[0] if container.streams.audio else None
     tags = _raw_tags(container)
@@ -111,7 +112,7 @@ def _describe(container: InputContainer, path: Path, sha256: str, size: int) -> 
     software = _software(_lookup(container.metadata))
     caveats: list[str] = []
     created_at, location = _created_at(found, caveats), _location(found, caveats)
-    return MediaInfo(
+    info = MediaInfo(
         sha256=sha256,
         kind="video",
         container=container.format.name.split(",")[0],
@@ -131,6 +132,7 @@ def _describe(container: InputContainer, path: Path, sha256: str, size: int) -> 
         raw_tags=tags,
         caveats=tuple(caveats),
     )
+    return describe_video(info, path)
 
 
 def _raw_tags(container: InputContainer) -> tuple[tuple[str, str], ...]:
@@ -226,10 +228,12 @@ def _iso6709_degrees(signed: str, degree_digits: int) -> float:
 
 
 def _duration_s(container: InputContainer, video: Stream) -> float | None:
+    """The footage's duration: the video stream's own span.  The container's is the longest stream's
+    from the earliest start, so a telemetry track or audio starting first would lengthen it."""
+    if video.duration and video.duration > 0 and video.time_base:
+        return float(video.duration * video.time_base)
     if container.duration and container.duration > 0:
         return container.duration / av.time_base
-    if video.duration and video.time_base:
-        return float(video.duration * video.time_base)
     return _duration_from_packets(container, video)
 
 
@@ -279,35 +283,9 @@ def _is_truncated(f: BinaryIO, size: int) -> bool:
         declared = struct.unpack("<I", head[4:8])[0]
         # 0 and 0xFFFFFFFF are what writers leave when they could not seek back: size unknown.
         return declared not in (0, 0xFFFFFFFF) and declared + 8 > size
-    if not _looks_iso_bmff(f):
+    if not looks_iso_bmff(f):
         return False
-    return any(end > size for _, _, end in _boxes(f, 0, size, clip=False))
-
-
-def _looks_iso_bmff(f: BinaryIO) -> bool:
-    f.seek(0)
-    return f.read(8)[4:8] in _ISO_BMFF_BOXES
-
-
-def _boxes(f: BinaryIO, start: int, end: int, *, clip: bool = True) -> Iterator[tuple[bytes, int, int]]:
-    """ISO BMFF boxes between two offsets as (type, payload start, box end); stops at garbage."""
-    pos = start
-    while pos + 8 <= end:
-        f.seek(pos)
-        head = f.read(16)
-        if len(head) < 8:
-            return
-        box_size, kind = struct.unpack(">I4s", head[:8])
-        header = 8
-        if box_size == 1 and len(head) == 16:
-            box_size, header = struct.unpack(">Q", head[8:16])[0], 16
-        elif box_size == 0:  # "to the end of the file"
-            box_size = end - pos
-        # Trailing bytes that are not a box (padding, junk) end the walk rather than count as a box.
-        if box_size < header or not all(0x20 <= c < 0x7F for c in kind):
-            return
-        yield kind, pos + header, min(pos + box_size, end) if clip else pos + box_size
-        pos += box_size
+    return any(end > size for _, _, end in boxes(f, 0, size, clip=False))
 
 
 def _track_rotations(f: BinaryIO, size: int) -> dict[int, int]:
@@ -317,13 +295,13 @@ def _track_rotations(f: BinaryIO, size: int) -> dict[int, int]:
     track header avoids decoding.  The angle is FFmpeg's: atan2(b, a) of the matrix [a b u; c d v].
     """
     rotations: dict[int, int] = {}
-    for kind, moov_start, moov_end in _boxes(f, 0, size):
+    for kind, moov_start, moov_end in boxes(f, 0, size):
         if kind != b"moov":
             continue
-        for trak_kind, trak_start, trak_end in _boxes(f, moov_start, moov_end):
+        for trak_kind, trak_start, trak_end in boxes(f, moov_start, moov_end):
             if trak_kind != b"trak":
                 continue
-            for tkhd_kind, tkhd_start, tkhd_end in _boxes(f, trak_start, trak_end):
+            for tkhd_kind, tkhd_start, tkhd_end in boxes(f, trak_start, trak_end):
                 if tkhd_kind == b"tkhd":
                     f.seek(tkhd_start)
                     parsed = _tkhd_rotation(f.read(tkhd_end - tkhd_start))

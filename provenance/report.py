@@ -118,7 +118,53 @@ def info_record(
         "raw_tags": dict(info.raw_tags),
         "caveats": list(info.caveats),
         "captures": [capture_record(c) for c in captures],
+        **metadata_sections(info),
     }
+
+
+# Sections of `info` read by provenance/metadata/, in the order the human table shows them.
+METADATA_SECTIONS = (
+    "xmp",
+    "iptc",
+    "makernotes",
+    "apple",
+    "telemetry",
+    "c2pa",
+    "thumbnails",
+    "quicktime",
+    "matroska",
+)
+# Tag lists inside a section that read better as {name: value}.
+_PAIR_FIELDS = ("properties", "user_data")
+
+
+def metadata_sections(info: MediaInfo) -> dict[str, Any]:
+    """``created_at_why``, every stated time (``times``) and one key per metadata section (null or
+    [] when the file has none)."""
+    record: dict[str, Any] = {
+        "created_at_why": info.created_at_why,
+        "times": [
+            {
+                "origin": c.origin,
+                "value": utc_iso(c.time.value),
+                "precision": c.time.precision,
+                "utc_offset_min": c.time.utc_offset_min,
+                "local": c.time.local,
+                "basis": c.basis,
+                "meaning": c.meaning,
+                "text": c.text,
+            }
+            for c in info.times
+        ],
+    }
+    for name in METADATA_SECTIONS:
+        value = to_jsonable(getattr(info, name), top=False)
+        if isinstance(value, dict):
+            for field in _PAIR_FIELDS:
+                if field in value:
+                    value[field] = dict(value[field])
+        record[name] = value
+    return record
 
 
 def capture_record(capture: Capture) -> dict[str, Any]:

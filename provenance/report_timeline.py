@@ -16,6 +16,7 @@ from .models import (
     Segment,
     Timestamp,
     VerifyRow,
+    to_jsonable,
     utc_iso,
 )
 from .report import describe_segment, segment_record
@@ -93,6 +94,7 @@ def cluster_record(cluster: Cluster, *, kind: str = "cluster") -> dict[str, Any]
         "members": list(cluster.members),
         "other_times": [other_time_record(t) for t in cluster.other_times],
         "caveats": list(cluster.caveats),
+        "document_links": [to_jsonable(link, top=False) for link in cluster.document_links],
     }
 
 
@@ -183,6 +185,10 @@ def cluster_text(cluster: Cluster) -> tuple[list[str], list[TextTable], list[str
         for d in cluster.derivations
     ]
     others = [(when_text(t.time), t.time.source, t.sha256[:12], t.meaning) for t in cluster.other_times]
+    links = [
+        (link.from_sha256[:12], link.to_sha256[:12], link.relation.replace("_", " "), link.document_id)
+        for link in cluster.document_links
+    ]
     tables: list[TextTable] = [
         (
             "appearances, earliest first",
@@ -191,6 +197,7 @@ def cluster_text(cluster: Cluster) -> tuple[list[str], list[TextTable], list[str
         ),
         ("derivations", ("source", "copy", "relation", "direction from", "segments (copy ~ source)"), edges),
         ("other times (not upload times)", ("time (UTC)", "kind", "media", "meaning"), others),
+        ("XMP document links (derivation the files state)", ("from", "to", "relation", "shared id"), links),
     ]
     return head, [t for t in tables if t[2]], [f"caveat: {note}" for note in cluster.caveats]
 

@@ -19,10 +19,12 @@ from .models import (
     Cluster,
     Derivation,
     DerivationKind,
+    DocumentLink,
     Match,
     OtherTime,
     Segment,
     Timestamp,
+    XmpInfo,
     utc_iso,
 )
 
@@ -307,11 +309,43 @@ def caveats(
     return tuple(notes)
 
 
+def _link(a: str, xa: XmpInfo, b: str, xb: XmpInfo) -> DocumentLink | None:
+    """How b's XMP ties it to a's, strongest first; None when it does not."""
+    if xa.instance_id and xb.derived_from_instance_id == xa.instance_id:
+        return DocumentLink(a, b, "derived_from", xa.instance_id)
+    if xa.document_id and xb.derived_from_document_id == xa.document_id:
+        return DocumentLink(a, b, "derived_from", xa.document_id)
+    history = {e.instance_id for e in xb.history if e.instance_id}
+    if xa.instance_id and xa.instance_id != xb.instance_id and xa.instance_id in history:
+        return DocumentLink(a, b, "later_save", xa.instance_id)
+    return None
+
+
+def document_links(xmp: Mapping[str, XmpInfo]) -> tuple[DocumentLink, ...]:
+    """Links between media from their XMP ids (``xmp``: sha256 -> its XMP), directed where an id
+    says which came first.  Pairs of members only: O(members^2) over a cluster, never the archive."""
+    links: list[DocumentLink] = []
+    shas = sorted(xmp)
+    for i, a in enumerate(shas):
+        for b in shas[i + 1 :]:
+            xa, xb = xmp[a], xmp[b]
+            found = _link(a, xa, b, xb) or _link(b, xb, a, xa)
+            if found is None and xa.document_id and xa.document_id == xb.document_id:
+                found = DocumentLink(a, b, "same_document", xa.document_id)
+            original = xa.original_document_id
+            if found is None and original and original == xb.original_document_id:
+                found = DocumentLink(a, b, "same_original", original)
+            if found is not None:
+                links.append(found)
+    return tuple(links)
+
+
 def build_cluster(
     members: Iterable[str],
     appearances: Iterable[Appearance],
     matches: PairMatches,
     other_times: Iterable[OtherTime] = (),
+    xmp: Mapping[str, XmpInfo] | None = None,
 ) -> Cluster:
     """The whole answer for one group of media: order, earliest, derivations, likely original."""
     shas = tuple(sorted(set(members)))
@@ -334,6 +368,7 @@ def build_cluster(
         why=why,
         other_times=others,
         caveats=caveats(shown, ambiguous, edges, complete, others),
+        document_links=document_links({sha: x for sha, x in (xmp or {}).items() if sha in shas}),
     )
 
 

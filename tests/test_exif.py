@@ -77,9 +77,10 @@ def test_capture_time_with_offset(name: str, utc: datetime, offset_min: int) -> 
 
 
 def test_capture_time_without_offset_is_local() -> None:
-    stamp = read("exifsamples_iphone_hdr_NO.jpg").created_at
+    # No OffsetTimeOriginal, no GPS time, no maker-note zone: the camera's wall clock, marked local.
+    stamp = read("exiv2_sony_xperia_DSC_3079.jpg").created_at
     assert stamp is not None
-    assert stamp.value == datetime(2015, 4, 10, 20, 12, 23, tzinfo=UTC)
+    assert stamp.value == datetime(2018, 1, 4, 11, 42, 41, tzinfo=UTC)
     assert stamp.local and stamp.utc_offset_min is None
 
 
@@ -117,7 +118,10 @@ def test_webp() -> None:
     assert (info.container, info.width, info.height) == ("webp", 1200, 800)
     assert (info.make, info.model) == ("NIKON CORPORATION", "NIKON D5300")
     assert info.created_at is not None
-    assert info.created_at.value == datetime(2015, 7, 16, 15, 38, 54, tzinfo=UTC)
+    # DateTimeOriginal 15:38:54 has no OffsetTime; the Nikon maker note (ExifTool: TimeZone +00:00,
+    # DaylightSavings Yes) puts the clock at +01:00, and the GPS time (14:38:55.88 UTC) agrees.
+    assert info.created_at.value == datetime(2015, 7, 16, 14, 38, 54, tzinfo=UTC)
+    assert info.created_at.utc_offset_min == 60
 
 
 def test_mpo() -> None:

@@ -24,10 +24,18 @@ from ..models import (
     MediaFile,
     MediaInfo,
     Timestamp,
+    XmpInfo,
     to_jsonable,
     utc_iso,
 )
-from .rows import capture_from_row, fingerprint_from_row, match_from_row, media_from_row, timestamp_from_json
+from .rows import (
+    capture_from_row,
+    fingerprint_from_row,
+    match_from_row,
+    media_from_row,
+    timestamp_from_json,
+    xmp_from_json,
+)
 from .schema import FINGERPRINT_LAYOUT, MIGRATIONS
 
 if TYPE_CHECKING:
@@ -379,6 +387,11 @@ class Catalog:
         """The creation time the file states (container tag or EXIF), as stored with its info."""
         text = self.media_info_json(sha256)
         return timestamp_from_json(json.loads(text).get("created_at")) if text else None
+
+    def media_xmp(self, sha256: str) -> XmpInfo | None:
+        """The XMP ids and history the file states, as stored with its info (None before they were read)."""
+        text = self.media_info_json(sha256)
+        return xmp_from_json(json.loads(text).get("xmp")) if text else None
 
     def sources(self, sha256: str) -> list[str]:
         rows = self.db.execute(

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ArchiveError
 from ..hashing import HASHERS
-from ..models import ArchivedMedia, Box, Capture, Fingerprint, Match, Segment, Timestamp
+from ..models import ArchivedMedia, Box, Capture, Fingerprint, Match, Segment, Timestamp, XmpEvent, XmpInfo
 from .schema import FINGERPRINT_LAYOUT
 
 
@@ -112,3 +112,27 @@ def timestamp_from_json(data: dict | None) -> Timestamp | None:
         utc_offset_min=data.get("utc_offset_min"),
         local=bool(data.get("local", False)),
     )
+
+
+def xmp_from_json(data: dict | None) -> XmpInfo | None:
+    """The ids and history of an XmpInfo as `to_jsonable` stored it inside MediaInfo (properties left out)."""
+    if not data:
+        return None
+    events = data.get("history") or []
+    return XmpInfo(
+        **{k: data.get(k) for k in _XMP_ID_FIELDS},
+        history=tuple(XmpEvent(**{k: e.get(k) for k in _XMP_EVENT_FIELDS}) for e in events),
+        ingredient_ids=tuple(data.get("ingredient_ids") or ()),
+    )
+
+
+_XMP_ID_FIELDS = (
+    "creator_tool",
+    "document_id",
+    "instance_id",
+    "original_document_id",
+    "derived_from_document_id",
+    "derived_from_instance_id",
+    "derived_from_original_document_id",
+)
+_XMP_EVENT_FIELDS = ("action", "when", "software_agent", "changed", "instance_id", "parameters")

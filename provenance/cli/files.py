@@ -8,6 +8,7 @@ from rich.table import Table
 from .. import pipeline, report
 from ..errors import ExitCode
 from .base import State, cli, emit_json, err, out, progress_bar
+from .metadata_tables import metadata_tables
 
 
 @cli.command()
@@ -95,7 +96,18 @@ def match(state: State, target: str, as_json: bool) -> None:
 @click.pass_obj
 def info(state: State, target: str, as_json: bool) -> None:
     """Show what a file, archived URL or sha256 says about itself: streams, tags, time, place, device,
-    and the captures of it in the archive."""
+    XMP edit history, IPTC, maker notes, telemetry, Content Credentials, embedded thumbnails, and the
+    captures of it in the archive.
+
+    \b
+    Every time the file states is listed with its origin and zone; `created` is the one chosen, and
+    `created: why` says why.  Caveats name what the file claims but could not be used (a camera
+    clock left on local time, a damaged metadata block, a thumbnail that shows another picture).
+    Examples:
+      provenance info clip.mp4
+      provenance info photo.jpg --json | jq .xmp.history
+      provenance info 3f2a9c0d41b7 --json
+    """
     with state.open("optional") as opened:
         resolved, media_info = pipeline.media_info(opened, target)
         sources = opened.catalog.sources(resolved.sha256) if resolved.archived else []
@@ -120,12 +132,17 @@ def info(state: State, target: str, as_json: bool) -> None:
         ("archived", "yes" if record["archived"] else "no"),
         *((k, "" if v is None else str(v)) for k, v in record["container"].items()),
         ("created", f"{created['value']} ({created['precision']}, {created['source']})" if created else "-"),
+        ("created: why", record["created_at_why"] or "-"),
         ("location", f"{location['lat']:.5f}, {location['lon']:.5f}" if location else "-"),
         *((k, v or "-") for k, v in record["device"].items()),
     ]
     for key, value in rows:
         table.add_row(key, value)
     out.print(table)
+    for caveat in record["caveats"]:
+        out.print(f"caveat: {caveat}", markup=False)
+    for section in metadata_tables(record):
+        out.print(section)
     if record["captures"]:
         captures = Table(
             "published", "precision", "uploader", "url", "captured", title="captures", title_justify="left"

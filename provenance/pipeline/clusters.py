@@ -120,11 +120,11 @@ def other_times_of(archive: Archive, sha256: str) -> list[OtherTime]:
     found = []
     created = archive.catalog.media_created_at(sha256)
     if created is not None:
-        meaning = (
-            "EXIF date of the photo (camera clock)"
-            if created.source == "exif"
-            else "creation time in the container (set by the encoder; re-encoding often resets it)"
-        )
+        container = "creation time in the container (set by the encoder; re-encoding often resets it)"
+        meaning = {
+            "exif": "EXIF date of the photo (camera clock)",
+            "telemetry": "GPS time of the footage's start, from the camera's telemetry",
+        }.get(created.source, container)
         found.append(OtherTime(sha256, None, created, meaning))
     for c in archive.catalog.captures(sha256=sha256):
         stamp = Timestamp(c.captured_at, "second", "capture", utc_offset_min=0)
@@ -136,7 +136,8 @@ def cluster_of(archive: Archive, members: Iterable[str], matches: PairMatches) -
     shas = sorted(members)
     appearances = [a for sha in shas for a in appearances_of(archive, sha)]
     others = [t for sha in shas for t in other_times_of(archive, sha)]
-    return build_cluster(shas, appearances, matches, others)
+    xmp = {sha: x for sha in shas if (x := archive.catalog.media_xmp(sha)) is not None}
+    return build_cluster(shas, appearances, matches, others, xmp)
 
 
 def list_clusters(
