@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -166,6 +166,28 @@ def write_atomic(target: Path, data: bytes) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         with staged.open("wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(staged, target)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise ArchiveError(
+            f"{target}: cannot write ({exc.strerror or exc})", hint="check the folder"
+        ) from None
+    finally:
+        staged.unlink(missing_ok=True)
+    return target
+
+
+def write_lines_atomic(target: Path, lines: Iterable[str]) -> Path:
+    """Stream text lines to a temporary name beside the target, fsync, rename: a file too large to
+    hold in memory (an exported hash list) is written whole or not at all."""
+    staged = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with staged.open("w", encoding="utf-8", newline="\n") as fh:
+            for line in lines:
+                fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(staged, target)

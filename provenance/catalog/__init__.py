@@ -19,6 +19,7 @@ from ..models import (
     ArchivedMedia,
     Capture,
     Fingerprint,
+    ImportedList,
     Keyframe,
     Match,
     MediaFile,
@@ -27,6 +28,7 @@ from ..models import (
     to_jsonable,
     utc_iso,
 )
+from .imports import IMPORTED_COLUMNS, IMPORTED_JOIN, MATCHABLE, ImportSession, imported_lists
 from .rows import capture_from_row, fingerprint_from_row, match_from_row, media_from_row, timestamp_from_json
 from .schema import FINGERPRINT_LAYOUT, MIGRATIONS
 
@@ -299,19 +301,19 @@ class Catalog:
                 [(sha256, k.t_ms, k.shot_index, k.sharpness, str(k.path), settings_key) for k in keyframes],
             )
 
+    _MEDIA = (
+        "SELECT m.*, (SELECT group_concat(hasher) FROM fingerprints f WHERE f.sha256 = m.sha256) AS hs, "
+        + IMPORTED_COLUMNS
+        + " FROM media m"
+        + IMPORTED_JOIN
+    )
+
     def list_media(self) -> list[ArchivedMedia]:
-        rows = self.db.execute(
-            "SELECT m.*, (SELECT group_concat(hasher) FROM fingerprints f WHERE f.sha256 = m.sha256) AS hs"
-            " FROM media m ORDER BY m.added_at, m.sha256"
-        ).fetchall()
+        rows = self.db.execute(self._MEDIA + " ORDER BY m.added_at, m.sha256").fetchall()
         return [media_from_row(row) for row in rows]
 
     def get_media(self, sha256: str) -> ArchivedMedia | None:
-        row = self.db.execute(
-            "SELECT m.*, (SELECT group_concat(hasher) FROM fingerprints f WHERE f.sha256 = m.sha256) AS hs"
-            " FROM media m WHERE m.sha256 = ?",
-            (sha256,),
-        ).fetchone()
+        row = self.db.execute(self._MEDIA + " WHERE m.sha256 = ?", (sha256,)).fetchone()
         return media_from_row(row) if row else None
 
     def find_sha256_prefix(self, prefix: str) -> list[str]:
@@ -337,27 +339,41 @@ class Catalog:
 
     # -- fingerprints ----------------------------------------------------------------------------
 
+    # An index holds the fingerprints of one hasher made at the archive's sampling rate, and those
+    # of that hasher imported from hash lists at any rate (catalog/imports.py MATCHABLE).
+
     def iter_fingerprints(self, hasher: str, rate_hz: float) -> Iterator[Fingerprint]:
-        rows = self.db.execute(
-            "SELECT * FROM fingerprints WHERE hasher = ? AND rate_hz = ? ORDER BY id", (hasher, rate_hz)
-        )
+        rows = self.db.execute(f"SELECT * FROM fingerprints WHERE {MATCHABLE} ORDER BY id", (hasher, rate_hz))
         for row in rows:
             yield fingerprint_from_row(row)
 
     def fingerprint_checkpoint(self, hasher: str, rate_hz: float) -> tuple[int, int]:
         """(max id, count) of the stored fingerprints: the index is current when both are unchanged."""
         row = self.db.execute(
-            "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM fingerprints WHERE hasher = ? AND rate_hz = ?",
-            (hasher, rate_hz),
+            f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM fingerprints WHERE {MATCHABLE}", (hasher, rate_hz)
         ).fetchone()
         return int(row[0]), int(row[1])
 
     def fingerprint_ids(self, hasher: str, rate_hz: float) -> dict[str, int]:
         """{sha256: fingerprint id} of every media fingerprinted with this hasher at this rate."""
         rows = self.db.execute(
-            "SELECT sha256, id FROM fingerprints WHERE hasher = ? AND rate_hz = ?", (hasher, rate_hz)
+            f"SELECT sha256, id FROM fingerprints WHERE {MATCHABLE}", (hasher, rate_hz)
         ).fetchall()
         return {row[0]: int(row[1]) for row in rows}
+
+    def fingerprints_of(self, sha256: str) -> list[Fingerprint]:
+        """Every stored fingerprint of one media, by hasher name."""
+        rows = self.db.execute("SELECT * FROM fingerprints WHERE sha256 = ? ORDER BY hasher", (sha256,))
+        return [fingerprint_from_row(row) for row in rows]
+
+    # -- imported hash lists (catalog/imports.py) --------------------------------------------------
+
+    def import_session(self, source: str, name: str, fmt: str) -> ImportSession:
+        """One import of a hash list in one transaction: ``with catalog.import_session(...) as s``."""
+        return ImportSession(self.db, source, name, fmt, utc_iso(now_utc()))
+
+    def imported_lists(self) -> list[ImportedList]:
+        return imported_lists(self.db)
 
     # -- matches between archived media (derived, see schema migration 3) --------------------------
 

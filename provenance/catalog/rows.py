@@ -10,8 +10,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArchiveError
-from ..hashing import HASHERS
-from ..models import ArchivedMedia, Box, Capture, Fingerprint, Match, Segment, Timestamp
+from ..hashing import any_hasher
+from ..models import (
+    ArchivedMedia,
+    Box,
+    Capture,
+    Fingerprint,
+    ImportedFrom,
+    ListContext,
+    ListedAppearance,
+    Match,
+    Segment,
+    Timestamp,
+)
 from .schema import FINGERPRINT_LAYOUT
 
 
@@ -31,6 +42,8 @@ def media_from_row(row: sqlite3.Row) -> ArchivedMedia:
         height=row["height"],
         added_at=parse_utc(row["added_at"]),
         fingerprints=tuple(sorted((row["hs"] or "").split(","))) if row["hs"] else (),
+        # sqlite3.Row: `in` looks at the values, keys() at the column names.
+        imported=imported_from_row(row) if "imported_source" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -74,7 +87,7 @@ def fingerprint_from_row(row: sqlite3.Row) -> Fingerprint:
         )
     n = row["frame_count"]
     # Bytes per hash from the hasher's size, so even a fingerprint without frames has the right shape.
-    hasher = HASHERS.get(row["hasher"])
+    hasher = any_hasher(row["hasher"])
     hash_bytes = hasher.bits // 8 if hasher else len(row["hashes"]) // max(n, 1)
     box = json.loads(row["content_box"]) if row["content_box"] else None
     return Fingerprint(
@@ -111,4 +124,29 @@ def timestamp_from_json(data: dict | None) -> Timestamp | None:
         source=data["source"],
         utc_offset_min=data.get("utc_offset_min"),
         local=bool(data.get("local", False)),
+    )
+
+
+def _listed_appearances(text: str) -> tuple[ListedAppearance, ...]:
+    out = []
+    for a in json.loads(text):
+        ts = a.get("published_at")
+        stamp = Timestamp(parse_utc(ts), a["precision"], "imported") if ts else None
+        out.append(ListedAppearance(a.get("url"), stamp))
+    return tuple(out)
+
+
+def imported_from_row(row: sqlite3.Row) -> ImportedFrom | None:
+    """The `imported_*` columns a media query joined in (None for media with a file)."""
+    if row["imported_source"] is None:
+        return None
+    context = json.loads(row["imported_context"]) if row["imported_context"] else None
+    return ImportedFrom(
+        source=row["imported_source"],
+        external_id=row["imported_external_id"],
+        content_sha256=row["imported_content_sha256"],
+        hashlist_id=row["imported_hashlist_id"],
+        imported_at=parse_utc(row["imported_at"]),
+        appearances=_listed_appearances(row["imported_appearances"]),
+        context=ListContext(**{k: tuple(v) for k, v in context.items()}) if context else None,
     )
