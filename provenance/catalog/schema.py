@@ -136,8 +136,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: hash lists imported from other sources: fingerprints of media whose files are not here.  Such
     # a media has a `media` row without a file (path '') keyed by the SHA-256 of its source and
-    # external id, its fingerprints in `fingerprints` like any other, and an `imported_media` row
-    # saying where it came from; `entry_digest` recognises the same entry imported again.
+    # external id (so that key is unique per source and id), its fingerprints in `fingerprints` like
+    # any other, and an `imported_media` row saying where it came from; `entry_digest` recognises the
+    # same entry imported again.
     """
     CREATE TABLE hashlists (
         id INTEGER PRIMARY KEY,
@@ -155,8 +156,7 @@ MIGRATIONS: tuple[str, ...] = (
         content_sha256 TEXT,
         entry_digest TEXT NOT NULL,
         appearances TEXT NOT NULL,
-        context TEXT,
-        UNIQUE (source, external_id)
+        context TEXT
     );
     CREATE INDEX imported_by_list ON imported_media (hashlist_id);
     """,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ MAX_LISTED = 1000  # appearances or context items of one media
 MAX_TIME_MS = 2**31 - 1
 PRECISIONS = ("second", "minute", "hour", "day", "month", "year")
 PDQ_HEX = 64
+HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 class MalformedLine(ValueError):
@@ -58,7 +60,7 @@ def sha256(value: Any) -> str | None:
 
 
 def is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in text)
+    return HEX.fullmatch(text) is not None
 
 
 def finite(value: Any, low: float, high: float) -> bool:

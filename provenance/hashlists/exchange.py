@@ -78,11 +78,12 @@ def vpdq_entry(line: str) -> HashlistEntry:
 
 
 def _rate_of(times_ms: np.ndarray) -> float:
-    """Frames a second, from the median step between distinct frame times (1 for a single frame)."""
+    """Frames a second, from the shortest step between distinct frame times (1 for a single frame):
+    a list may skip frames (vPDQ leaves out none, a bank may), never add them."""
     steps = np.diff(np.unique(times_ms))
     if steps.size == 0:
         return 1.0
-    return float(min(60.0, max(0.01, round(1000.0 / float(np.median(steps)), 3))))
+    return float(min(60.0, max(0.01, round(1000.0 / float(steps.min()), 3))))
 
 
 def pdq_entry(line: str) -> HashlistEntry | None:

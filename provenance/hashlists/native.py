@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -17,7 +18,6 @@ from .common import (
     MAX_TIME_MS,
     PRECISIONS,
     MalformedLine,
-    digest,
     finite,
     hash_array,
     hexes,
@@ -190,19 +190,21 @@ def _context(data: Any) -> ListContext | None:
 
 
 def entry_digest(entry: HashlistEntry) -> str:
-    """A digest of everything an entry carries: the same entry imported twice is recognised."""
-    parts: list[bytes] = [
-        entry.kind.encode(),
-        repr(entry.duration_s).encode(),
-        (entry.content_sha256 or "").encode(),
+    """A digest of everything an entry carries: the same entry imported twice is recognised.  The
+    description (JSON) states each array's length, so the arrays that follow it are unambiguous."""
+    prints = sorted(entry.fingerprints, key=lambda f: f.hasher)
+    context = entry.context
+    described = [
+        entry.kind,
+        entry.duration_s,
+        entry.content_sha256,
+        [(fp.hasher, fp.rate_hz, fp.frame_count, int(fp.hashes.size)) for fp in prints],
+        [_appearance_json(a) for a in entry.appearances],
+        [context.names, context.uploaders, context.titles] if context else None,
     ]
-    for fp in sorted(entry.fingerprints, key=lambda f: f.hasher):
-        parts += [fp.hasher.encode(), repr(fp.rate_hz).encode(), fp.times_ms.astype("<i4").tobytes()]
-        parts += [np.ascontiguousarray(fp.hashes).tobytes(), fp.quality.astype(np.uint8).tobytes()]
-    for a in entry.appearances:
-        parts.append(json.dumps(_appearance_json(a), sort_keys=True).encode())
-    if entry.context is not None:
-        parts.append(
-            json.dumps([entry.context.names, entry.context.uploaders, entry.context.titles]).encode()
-        )
-    return digest(*(len(p).to_bytes(8, "little") + p for p in parts))
+    h = hashlib.sha256(json.dumps(described).encode())
+    for fp in prints:
+        h.update(fp.times_ms.astype("<i4").tobytes())
+        h.update(np.ascontiguousarray(fp.hashes, np.uint8).tobytes())
+        h.update(fp.quality.astype(np.uint8).tobytes())
+    return h.hexdigest()
