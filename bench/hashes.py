@@ -42,8 +42,8 @@ def write_native(path: Path, frames: int, rng: np.random.Generator) -> None:
                     "hashes": [raw[i : i + step] for i in range(0, len(raw), step)],
                     "quality": [100] * FRAMES_PER_MEDIA,
                 })  # fmt: skip
-            record = {"type": "media_fingerprints", "version": 1, "sha256": f"{n:064x}", "kind": "video",
-                      "duration_s": FRAMES_PER_MEDIA / 2, "fingerprints": prints, "appearances": []}  # fmt: skip
+            record = {"type": "media_fingerprints", "version": 1, "sha256": f"{n:064x}", "kind": "video"}
+            record |= {"duration_s": FRAMES_PER_MEDIA / 2, "fingerprints": prints, "appearances": []}
             fh.write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -107,7 +107,8 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=1_000_000)
     args = parser.parse_args()
     rng = np.random.default_rng(7)
-    print("| format | frame hashes | media | file | baseline: read + parse | import | frames/s | / baseline | max RSS |")
+    print("| format | frame hashes | media | file | baseline: read + parse | import | frames/s | / baseline"
+          " | max RSS |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="bench-hashes-", dir=Path.cwd()) as tmp:
         for fmt in ("provenance", "vpdq", "pdq-csv"):

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import ArchiveError
 from ..models import (
     ArchivedMedia,
@@ -29,8 +27,16 @@ from ..models import (
     utc_iso,
 )
 from .imports import IMPORTED_COLUMNS, IMPORTED_JOIN, MATCHABLE, ImportSession, imported_lists
-from .rows import capture_from_row, fingerprint_from_row, match_from_row, media_from_row, timestamp_from_json
-from .schema import FINGERPRINT_LAYOUT, MIGRATIONS
+from .rows import (
+    FINGERPRINT_COLUMNS,
+    capture_from_row,
+    fingerprint_from_row,
+    fingerprint_values,
+    match_from_row,
+    media_from_row,
+    timestamp_from_json,
+)
+from .schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from ..pipeline.ingest import Ingested
@@ -152,20 +158,8 @@ class Catalog:
     def _insert_fingerprint(self, fp: Fingerprint, created_at: str) -> None:
         box = json.dumps(to_jsonable(fp.content_box, top=False)) if fp.content_box else None
         self.db.execute(
-            "INSERT OR REPLACE INTO fingerprints (sha256, hasher, rate_hz, layout, frame_count, times_ms,"
-            " hashes, quality, content_box, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fp.sha256,
-                fp.hasher,
-                fp.rate_hz,
-                FINGERPRINT_LAYOUT,
-                fp.frame_count,
-                fp.times_ms.astype("<i4").tobytes(),
-                np.ascontiguousarray(fp.hashes, np.uint8).tobytes(),
-                fp.quality.astype(np.uint8).tobytes(),
-                box,
-                created_at,
-            ),
+            f"INSERT OR REPLACE INTO fingerprints ({FINGERPRINT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+            fingerprint_values(fp, fp.sha256, box, created_at),
         )
 
     def record_capture(self, capture: Capture, folder: str, ingested: Ingested | None) -> None:

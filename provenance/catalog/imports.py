@@ -15,11 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-
 from ..models import HashlistEntry, ImportedList, ListContext, ListedAppearance, utc_iso
-from .rows import parse_utc
-from .schema import FINGERPRINT_LAYOUT
+from .rows import FINGERPRINT_COLUMNS, fingerprint_values, parse_utc
 
 EntryStatus = Literal["added", "updated", "unchanged"]
 # SQLite's default limit on host parameters is 32766; a chunk of ids stays well below it.
@@ -180,20 +177,9 @@ class ImportSession:
             ],
         )
         self.db.executemany(
-            "INSERT INTO fingerprints (sha256, hasher, rate_hz, layout, frame_count, times_ms, hashes,"
-            " quality, content_box, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            f"INSERT INTO fingerprints ({FINGERPRINT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
             [
-                (
-                    k.key,
-                    fp.hasher,
-                    fp.rate_hz,
-                    FINGERPRINT_LAYOUT,
-                    fp.frame_count,
-                    fp.times_ms.astype("<i4").tobytes(),
-                    np.ascontiguousarray(fp.hashes, np.uint8).tobytes(),
-                    fp.quality.astype(np.uint8).tobytes(),
-                    self.imported_at,
-                )
+                fingerprint_values(fp, k.key, None, self.imported_at)
                 for k in items
                 for fp in k.entry.fingerprints
             ],

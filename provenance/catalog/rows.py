@@ -150,3 +150,24 @@ def imported_from_row(row: sqlite3.Row) -> ImportedFrom | None:
         appearances=_listed_appearances(row["imported_appearances"]),
         context=ListContext(**{k: tuple(v) for k, v in context.items()}) if context else None,
     )
+
+
+FINGERPRINT_COLUMNS = (
+    "sha256, hasher, rate_hz, layout, frame_count, times_ms, hashes, quality, content_box, created_at"
+)
+
+
+def fingerprint_values(fp: Fingerprint, sha256: str, box_json: str | None, created_at: str) -> tuple:
+    """A fingerprint as the values of FINGERPRINT_COLUMNS (the packed BLOBs of layout 1)."""
+    return (
+        sha256,
+        fp.hasher,
+        fp.rate_hz,
+        FINGERPRINT_LAYOUT,
+        fp.frame_count,
+        fp.times_ms.astype("<i4").tobytes(),
+        np.ascontiguousarray(fp.hashes, np.uint8).tobytes(),
+        fp.quality.astype(np.uint8).tobytes(),
+        box_json,
+        created_at,
+    )
