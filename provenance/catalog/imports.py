@@ -30,6 +30,8 @@ def imported_key(source: str, external_id: str) -> str:
 
 
 def appearances_json(appearances: Sequence[ListedAppearance]) -> str:
+    if not appearances:
+        return "[]"
     return json.dumps(
         [
             {
@@ -63,6 +65,10 @@ class _Keyed:
     digest: str
 
 
+def _by_key(item: _Keyed) -> str:
+    return item.key
+
+
 class ImportSession:
     """One import of a hash list, in one transaction; use as a context manager.
 
@@ -75,14 +81,8 @@ class ImportSession:
         self.source, self.name, self.format, self.imported_at = source, name, fmt, imported_at
         self.hashlist_id = 0
         self.changed = 0
-        self._cache = -2000
 
     def __enter__(self) -> ImportSession:
-        # A list of a million pictures is a million random keys in six B-trees: with SQLite's 2 MB
-        # page cache each insert waits on the disk cache (7,000 rows/s); 256 MB keeps them in memory
-        # (bench/hashes.py).  The default comes back when the import ends.
-        self._cache = self.db.execute("PRAGMA cache_size").fetchone()[0]
-        self.db.execute("PRAGMA cache_size = -262144")
         self.db.execute("BEGIN IMMEDIATE")
         cursor = self.db.execute(
             "INSERT INTO hashlists (source, name, format, file_sha256, imported_at) VALUES (?, ?, ?, '', ?)",
@@ -92,10 +92,7 @@ class ImportSession:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        finally:
-            self.db.execute(f"PRAGMA cache_size = {int(self._cache)}")
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
     def set_format(self, fmt: str) -> None:
         """The format, once the first line has told it (an import asked to detect it)."""
@@ -110,24 +107,29 @@ class ImportSession:
         self.db.execute("UPDATE hashlists SET file_sha256 = ? WHERE id = ?", (file_sha256, self.hashlist_id))
         return True
 
-    def add(self, entries: Sequence[tuple[HashlistEntry, str]]) -> list[EntryStatus]:
-        """Write (entry, digest) pairs; per entry whether it was added, updated or already there."""
-        keyed = [_Keyed(imported_key(self.source, e.external_id), e, d) for e, d in entries]
+    def add(self, entries: Sequence[tuple[HashlistEntry, str]]) -> dict[EntryStatus, int]:
+        """Write (entry, digest) pairs; how many were added, updated (their content changed) or were
+        already there.  An entry that appears twice in one list is written once."""
+        # In key order: the B-trees keyed by it (media, imported_media, fingerprints) then take the
+        # chunk's rows leaf after leaf instead of at random (bench/hashes.py: 53 s -> 41 s a million).
+        keyed = sorted(
+            (_Keyed(imported_key(self.source, e.external_id), e, d) for e, d in entries), key=_by_key
+        )
         known = self._known([k.key for k in keyed])
-        statuses: list[EntryStatus] = []
+        counts: dict[EntryStatus, int] = {"added": 0, "updated": 0, "unchanged": 0}
         new, changed = [], []
         for item in keyed:
             if known.get(item.key) == item.digest:
-                statuses.append("unchanged")
+                counts["unchanged"] += 1
                 continue
             (changed if item.key in known else new).append(item)
-            statuses.append("updated" if item.key in known else "added")
-            known[item.key] = item.digest  # the same entry twice in one list is written once
+            counts["updated" if item.key in known else "added"] += 1
+            known[item.key] = item.digest
         if changed:
             self._remove([k.key for k in changed])
         self._insert([*new, *changed])
         self.changed += len(new) + len(changed)
-        return statuses
+        return counts
 
     def _known(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -86,7 +87,15 @@ def _rate_of(times_ms: np.ndarray) -> float:
     return float(min(60.0, max(0.01, round(1000.0 / float(steps.min()), 3))))
 
 
+_PDQ_LINE = re.compile(r"([0-9a-fA-F]{64}),(100|[1-9]?[0-9])")
+_NO_TIME = np.zeros(1, np.int32)
+_NO_TIME.setflags(write=False)  # shared by every picture
+
+
 def pdq_entry(line: str) -> HashlistEntry | None:
+    plain = _PDQ_LINE.fullmatch(line)
+    if plain is not None:  # the common case, a bank of a million lines: no general parsing
+        return _picture(plain.group(1), int(plain.group(2)))
     fields = [f.strip() for f in line.split(",")]
     if "=" in fields[0]:  # PDQ's reference hasher: hash=...,norm=...,quality=...,filename=...
         named = dict(f.split("=", 1) for f in fields if "=" in f)
@@ -97,6 +106,11 @@ def pdq_entry(line: str) -> HashlistEntry | None:
         raise MalformedLine(f"{fields[0][:80]!r} is not a PDQ hash (64 hex digits)")
     # A bank's hash without a quality was kept as usable by whoever made the list: full quality.
     quality = number(fields[1], int, 0, 100, "quality") if len(fields) > 1 and fields[1] else 100
-    hashes = np.frombuffer(bytes.fromhex(fields[0]), dtype=np.uint8).reshape(1, 32).copy()
-    fp = Fingerprint("", PDQ256_FRAME.name, 1.0, np.zeros(1, np.int32), hashes, np.array([quality], np.uint8))
-    return HashlistEntry(fields[0].lower(), None, "image", None, (fp,))
+    return _picture(fields[0], quality)
+
+
+def _picture(pdq_hex: str, quality: int) -> HashlistEntry:
+    """One PDQ hash as a picture: a media of one frame at time 0."""
+    hashes = np.frombuffer(bytes.fromhex(pdq_hex), dtype=np.uint8).reshape(1, 32)
+    fp = Fingerprint("", PDQ256_FRAME.name, 1.0, _NO_TIME, hashes, np.array([quality], np.uint8))
+    return HashlistEntry(pdq_hex.lower(), None, "image", None, (fp,))

@@ -194,15 +194,21 @@ def entry_digest(entry: HashlistEntry) -> str:
     description (JSON) states each array's length, so the arrays that follow it are unambiguous."""
     prints = sorted(entry.fingerprints, key=lambda f: f.hasher)
     context = entry.context
-    described = [
+    described = (
         entry.kind,
         entry.duration_s,
         entry.content_sha256,
-        [(fp.hasher, fp.rate_hz, fp.frame_count, int(fp.hashes.size)) for fp in prints],
-        [_appearance_json(a) for a in entry.appearances],
-        [context.names, context.uploaders, context.titles] if context else None,
-    ]
-    h = hashlib.sha256(json.dumps(described).encode())
+        tuple((fp.hasher, fp.rate_hz, fp.frame_count, int(fp.hashes.size)) for fp in prints),
+        tuple(
+            (a.url, a.published_at.value.isoformat(), a.published_at.precision)
+            if a.published_at
+            else (a.url,)
+            for a in entry.appearances
+        ),
+        (context.names, context.uploaders, context.titles) if context else None,
+    )
+    # repr of str, float, int, None and tuples is stable, and cheaper than JSON for a million entries.
+    h = hashlib.sha256(repr(described).encode())
     for fp in prints:
         h.update(fp.times_ms.astype("<i4").tobytes())
         h.update(np.ascontiguousarray(fp.hashes, np.uint8).tobytes())

@@ -47,7 +47,7 @@ from .archive import Archive, OnEvent
 logger = logging.getLogger(__name__)
 
 # Entries written to the catalog at once: bounds memory whatever the list's size.
-CHUNK_ENTRIES = 2000
+CHUNK_ENTRIES = 20_000
 CHUNK_FRAMES = 200_000
 MAX_SOURCE = 200
 
@@ -153,8 +153,8 @@ def _parsed(line: str, fmt: str, label: str, lineno: int) -> HashlistEntry | Non
 
 
 def _flush(session, chunk, counts, on_event, label, lineno) -> None:  # type: ignore[no-untyped-def]
-    for status in session.add(chunk):
-        counts[status] += 1
+    for status, n in session.add(chunk).items():
+        counts[status] += n
     if on_event:
         on_event(Progress("import", lineno, None, label))
 
