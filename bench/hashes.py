@@ -3,11 +3,10 @@
 Writes synthetic lists of random frame hashes (not timed) in each format, then imports each into a
 fresh archive through `import_hashlist`, the API the scale benchmarks use.  The baseline, measured in
 the same run on the same file, is what any importer must do at least: read every line and parse it
-(``json.loads``, or a split for PDQ CSV).  Peak memory (max RSS) is read after each import; the
-imports run smallest first, so a max RSS that does not grow with the list's size means the importer
-streams.
+(``json.loads``, or a split for PDQ CSV).  Each import runs in its own process, whose peak memory (max RSS)
+is read right after it: a peak that does not grow with the list's size means the importer streams.
 
-    python bench/hashes.py                 # 10^6 frame hashes per format, then 2 x 10^6 (native)
+    python bench/hashes.py                 # 10^6 frame hashes per format; native also 2 and 4 x 10^6
     python bench/hashes.py --frames 200000 # a quicker run
 """
 
@@ -16,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,14 +81,16 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(fmt: str, frames: int, folder: Path, rng: np.random.Generator) -> None:
+def run(fmt: str, frames: int, folder: Path) -> None:
+    """One import, in this process: write the list, measure the baseline, import, print a row."""
     path = folder / f"list-{fmt}-{frames}.txt"
-    WRITERS[fmt](path, frames, rng)
+    WRITERS[fmt](path, frames, np.random.default_rng(7))
     base = baseline(path, fmt)
     with open_archive(folder / f"archive-{fmt}-{frames}") as archive:
         started = time.perf_counter()
         summary = import_hashlist(archive, path, source="bench", fmt=fmt)
         took = time.perf_counter() - started
+        rss = max_rss_mb()  # the import's peak, before the index below is built
         started = time.perf_counter()
         indexed = len(archive.index()) if fmt == "provenance" else 0
         index_s = time.perf_counter() - started
@@ -96,25 +98,28 @@ def run(fmt: str, frames: int, folder: Path, rng: np.random.Generator) -> None:
     size_mb = path.stat().st_size / 1e6
     print(
         f"| {fmt} | {frames:,} | {summary.media_added:,} | {size_mb:.0f} MB | {base:.1f} s | {took:.1f} s "
-        f"| {frames / took:,.0f} | {took / base:.1f}x | {max_rss_mb():.0f} MB |"
-        + (f" phash64 index of {indexed:,} rows built in {index_s:.1f} s" if indexed else "")
+        f"| {frames / took:,.0f} | {took / base:.1f}x | {rss:.0f} MB |"
+        + (f" phash64 index of {indexed:,} rows built in {index_s:.1f} s" if indexed else ""),
+        flush=True,
     )
-    path.unlink()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=1_000_000)
+    parser.add_argument("--one", nargs=3, metavar=("FORMAT", "FRAMES", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    rng = np.random.default_rng(7)
+    if args.one:  # a child process: its max RSS is this import's alone
+        run(args.one[0], int(args.one[1]), Path(args.one[2]))
+        return 0
     print("| format | frame hashes | media | file | baseline: read + parse | import | frames/s | / baseline"
           " | max RSS |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory(prefix="bench-hashes-", dir=Path.cwd()) as tmp:
-        run("provenance", args.frames, Path(tmp), rng)
-        run("provenance", 2 * args.frames, Path(tmp), rng)  # twice the list: max RSS must not follow
-        for fmt in ("vpdq", "pdq-csv"):
-            run(fmt, args.frames, Path(tmp), rng)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    cases = [("provenance", args.frames), ("provenance", 2 * args.frames), ("provenance", 4 * args.frames),
+             ("vpdq", args.frames), ("pdq-csv", args.frames)]  # fmt: skip
+    for fmt, frames in cases:
+        with tempfile.TemporaryDirectory(prefix="bench-hashes-", dir=Path.cwd()) as tmp:
+            subprocess.run([sys.executable, __file__, "--one", fmt, str(frames), tmp], check=True)
     return 0
 
 

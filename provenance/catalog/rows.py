@@ -165,9 +165,9 @@ def fingerprint_values(fp: Fingerprint, sha256: str, box_json: str | None, creat
         fp.rate_hz,
         FINGERPRINT_LAYOUT,
         fp.frame_count,
-        fp.times_ms.astype("<i4").tobytes(),
+        np.asarray(fp.times_ms, "<i4").tobytes(),
         np.ascontiguousarray(fp.hashes, np.uint8).tobytes(),
-        fp.quality.astype(np.uint8).tobytes(),
+        np.asarray(fp.quality, np.uint8).tobytes(),
         box_json,
         created_at,
     )

@@ -191,8 +191,10 @@ def _context(data: Any) -> ListContext | None:
 
 def entry_digest(entry: HashlistEntry) -> str:
     """A digest of everything an entry carries: the same entry imported twice is recognised.  The
-    description (JSON) states each array's length, so the arrays that follow it are unambiguous."""
-    prints = sorted(entry.fingerprints, key=lambda f: f.hasher)
+    description (its repr) states each array's length, so the arrays that follow it are unambiguous."""
+    prints = (
+        entry.fingerprints if len(entry.fingerprints) == 1 else sorted(entry.fingerprints, key=_by_hasher)
+    )
     context = entry.context
     described = (
         entry.kind,
@@ -209,8 +211,12 @@ def entry_digest(entry: HashlistEntry) -> str:
     )
     # repr of str, float, int, None and tuples is stable, and cheaper than JSON for a million entries.
     h = hashlib.sha256(repr(described).encode())
-    for fp in prints:
-        h.update(fp.times_ms.astype("<i4").tobytes())
+    for fp in prints:  # asarray: no copy when the array already has the stored type
+        h.update(np.asarray(fp.times_ms, "<i4").tobytes())
         h.update(np.ascontiguousarray(fp.hashes, np.uint8).tobytes())
-        h.update(fp.quality.astype(np.uint8).tobytes())
+        h.update(np.asarray(fp.quality, np.uint8).tobytes())
     return h.hexdigest()
+
+
+def _by_hasher(fp: Fingerprint) -> str:
+    return fp.hasher

@@ -11,11 +11,13 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from .. import store
+from ..catalog.imports import ImportSession
 from ..errors import BadInputError, MissingExtraError, ProvenanceError, UsageError
 from ..fingerprint import region_greys
 from ..frames import sample_frames
@@ -43,6 +45,7 @@ from ..models import (
     Progress,
 )
 from .archive import Archive, OnEvent
+from .clusters import build_timeline, list_clusters
 
 logger = logging.getLogger(__name__)
 
@@ -144,15 +147,20 @@ def import_hashlist(
 def _parsed(line: str, fmt: str, label: str, lineno: int) -> HashlistEntry | None:
     if fmt == "auto":
         return None  # blank lines before the first entry
-    if len(line) > MAX_LINE_CHARS:
-        raise BadInputError(f"{label}: line {lineno}: longer than {MAX_LINE_CHARS} characters")
     try:
         return parse_line(line, fmt)
     except MalformedLine as exc:
         raise BadInputError(f"{label}: line {lineno}: {exc}", hint=f"is it a {fmt} hash list?") from None
 
 
-def _flush(session, chunk, counts, on_event, label, lineno) -> None:  # type: ignore[no-untyped-def]
+def _flush(
+    session: ImportSession,
+    chunk: list[tuple[HashlistEntry, str]],
+    counts: dict[str, int],
+    on_event: OnEvent | None,
+    label: str,
+    lineno: int,
+) -> None:
     for status, n in session.add(chunk).items():
         counts[status] += n
     if on_event:
@@ -169,8 +177,6 @@ def _selected(
         raise UsageError("give a cluster (or a file, URL or sha256 in it) or --all, not both")
     if all_media:
         return archive.catalog.list_media()
-    from .clusters import build_timeline, list_clusters
-
     assert target is not None
     wanted = target.lower()
     if len(wanted) >= 8 and all(c in "0123456789abcdef" for c in wanted):
@@ -194,10 +200,7 @@ def _native_entry(archive: Archive, media: ArchivedMedia, with_context: bool) ->
     rate = archive.settings.sampling.rate_hz
     prints = tuple(fp for fp in archive.catalog.fingerprints_of(media.sha256) if fp.rate_hz == rate)
     captures = archive.catalog.captures(sha256=media.sha256)
-    seen = [
-        ListedAppearance(c.url, replace(c.published_at, source="imported") if c.published_at else None)
-        for c in captures
-    ]
+    seen = [ListedAppearance(c.url, c.published_at) for c in captures]
     context = None
     if with_context:
         context = ListContext(
@@ -219,11 +222,10 @@ def whole_frame_pdq(archive: Archive, media: ArchivedMedia) -> Fingerprint:
         raise MissingExtraError("vPDQ and PDQ lists need PDQ", hint="pip install 'provenance[pdq]'")
     frames = sample_frames(archive.root / media.path, media.kind, archive.settings.sampling)
     hashes, quality = PDQ256_FRAME.hash_frames(region_greys(frames, None, 1.0))
-    times = [f.t_ms for f in frames]
-    import numpy as np
-
-    return Fingerprint(media.sha256, PDQ256_FRAME.name, archive.settings.sampling.rate_hz,
-                       np.array(times, np.int32), hashes, quality)  # fmt: skip
+    times_ms = np.array([f.t_ms for f in frames], np.int32)
+    return Fingerprint(
+        media.sha256, PDQ256_FRAME.name, archive.settings.sampling.rate_hz, times_ms, hashes, quality
+    )
 
 
 def _leave_out_notes(fmt: str, tally: dict[str, int], with_context: bool) -> tuple[str, ...]:
