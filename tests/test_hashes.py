@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ffmpeg, shared_media
+from copies import Published
+from copies import published as published  # the fixture, used by name
+from fakesite import fake_site as fake_site
 from test_cli import json_lines, run
 
 from provenance.errors import BadInputError
@@ -309,3 +312,27 @@ def test_the_python_api_streams_lines_and_a_failure_keeps_nothing(team_a, tmp_pa
         summary = import_hashlist(archive, iter(lines), source="api", name="from-memory")
         assert (summary.status, summary.media_added, summary.name) == ("imported", 1, "from-memory")
         assert len(archive.index()) == 12  # informative phash64 frames of the 6 s clip at 2 Hz
+
+
+def test_verify_names_a_partner_appearance_as_the_earliest(published: Published, tmp_path, capsys) -> None:
+    """A partner's list says the footage was up on 2021-03-01, before the cut page (2021-03-05)."""
+    a = str(tmp_path / "partner")
+    code, _, err = run(capsys, "--archive", a, "add", str(published.files["original"]))
+    assert code == 0, err
+    listed = tmp_path / "partner.jsonl"
+    run(capsys, "--archive", a, "hashes", "export", "--all", "-o", str(listed))
+    line = json.loads(listed.read_text())
+    line["appearances"] = [
+        {"url": "https://partner.example/v/1", "published_at": "2021-03-01T08:00:00Z", "precision": "second"}
+    ]
+    listed.write_text(json.dumps(line) + "\n")
+    b = str(tmp_path / "team-b")
+    code, _, err = run(capsys, "--archive", b, "hashes", "import", str(listed), "--source", "partner")
+    assert code == 0, err
+    table = tmp_path / "urls.txt"
+    table.write_text(published.urls["cut"] + "\n")
+    code, out, err = run(capsys, "--archive", b, "verify", str(table), "--json")
+    assert code == 0, err
+    (row,) = json_lines(out)
+    assert row["status"] == "archived" and row["copies"] == 2
+    assert row["earliest_url"] == "https://partner.example/v/1"
