@@ -336,3 +336,18 @@ def test_verify_names_a_partner_appearance_as_the_earliest(published: Published,
     (row,) = json_lines(out)
     assert row["status"] == "archived" and row["copies"] == 2
     assert row["earliest_url"] == "https://partner.example/v/1"
+
+
+def test_an_entry_listed_twice_is_kept_once_the_later_one(tmp_path) -> None:
+    pdq = "0123456789abcdef" * 4
+    lines = [f"{pdq},60\n", f"{pdq},90\n", f"{'f' * 64},70\n"]
+    with open_archive(tmp_path / "twice") as archive:
+        summary = import_hashlist(archive, iter(lines), source="bank")
+        assert (summary.media_added, summary.media_unchanged) == (2, 1)
+        qualities = sorted(
+            int(fp.quality[0]) for fp in archive.catalog.iter_fingerprints("pdq256-frame", 2.0)
+        )
+        assert qualities == [70, 90]
+        again = import_hashlist(archive, iter([f"{pdq},50\n"]), source="bank")  # a newer list
+        assert (again.status, again.media_updated) == ("imported", 1)
+        assert len(archive.catalog.list_media()) == 2

@@ -109,22 +109,27 @@ class ImportSession:
 
     def add(self, entries: Sequence[tuple[HashlistEntry, str]]) -> dict[EntryStatus, int]:
         """Write (entry, digest) pairs; how many were added, updated (their content changed) or were
-        already there.  An entry that appears twice in one list is written once."""
+        already there.  An entry listed twice is written once: the later one, as a newer list's
+        entry replaces an older one's (the earlier copy counts as already there)."""
+        latest = {}
+        for e, d in entries:
+            item = _Keyed(imported_key(self.source, e.external_id), e, d)
+            latest[item.key] = item
         # In key order: the B-trees keyed by it (media, imported_media, fingerprints) then take the
         # chunk's rows leaf after leaf instead of at random (a million PDQ pictures: 53 s -> 41-49 s).
-        keyed = sorted(
-            (_Keyed(imported_key(self.source, e.external_id), e, d) for e, d in entries), key=_by_key
-        )
+        keyed = sorted(latest.values(), key=_by_key)
         known = self._known([k.key for k in keyed])
-        counts: dict[EntryStatus, int] = {"added": 0, "updated": 0, "unchanged": 0}
+        counts: dict[EntryStatus, int] = {"added": 0, "updated": 0, "unchanged": len(entries) - len(keyed)}
         new, changed = [], []
         for item in keyed:
             if known.get(item.key) == item.digest:
                 counts["unchanged"] += 1
-                continue
-            (changed if item.key in known else new).append(item)
-            counts["updated" if item.key in known else "added"] += 1
-            known[item.key] = item.digest
+            elif item.key in known:
+                changed.append(item)
+                counts["updated"] += 1
+            else:
+                new.append(item)
+                counts["added"] += 1
         if changed:
             self._remove([k.key for k in changed])
         self._insert([*new, *changed])
