@@ -88,6 +88,18 @@ PDQ256 = Hasher(name="pdq256", bits=256, min_quality=50, extra="pdq", hash_frame
 
 HASHERS: dict[str, Hasher] = {"phash64": PHASH64, "pdq256": PDQ256}
 
+# PDQ of the whole decoded frame: the recipe of vPDQ and of PDQ photo hashes (ThreatExchange, HMA).
+# Archived media are hashed inside their content box (fingerprint.py), which puts them 100-130 bits
+# away from the same frames hashed whole, so this recipe has its own name and is kept out of
+# HASHERS: it is made only for and from exchanged hash lists (hashlists.py), never configured.
+PDQ256_FRAME = Hasher(name="pdq256-frame", bits=256, min_quality=50, extra="pdq", hash_frames=_pdq256)
+FOREIGN_HASHERS: dict[str, Hasher] = {"pdq256-frame": PDQ256_FRAME}
+
+
+def any_hasher(name: str) -> Hasher | None:
+    """A hasher by its stored name, configurable or foreign."""
+    return HASHERS.get(name) or FOREIGN_HASHERS.get(name)
+
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Bit distance between packed hashes; broadcasts like ``a ^ b`` over leading axes."""

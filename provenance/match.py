@@ -10,7 +10,7 @@ excerpt of a long video and a long compilation containing a short clip both scor
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -124,34 +124,33 @@ def _match_variant(
     return found
 
 
-def match_frames(
+# One variant of the query, searched: (label, hashes, qualities), all at the query's frame times.
+HashedVariant = tuple[str, np.ndarray, np.ndarray]
+
+
+def _label(zoom: float, mirrored: bool) -> str:
+    return "+".join((["hflip"] if mirrored else []) + ([f"zoom{zoom:g}"] if zoom != 1.0 else [])) or "none"
+
+
+def match_hashed(
     query_sha256: str | None,
-    frames: Sequence[Frame],
+    times_ms: np.ndarray,
+    variants: Iterable[HashedVariant],
     index: HashIndex,
     ref_paths: Mapping[str, Path],
     opts: MatchSettings,
 ) -> list[Match]:
-    """Every archived media sharing footage with the query frames, best first.
+    """Every indexed media sharing footage with the query's hashed variants, best first.
 
-    The query frames should be sampled at ``opts.query_rate_hz`` (see `query_sampling`).
-
-    Each (zoom, mirror) variant is aligned on its own and each reference keeps its best variant: a
-    copy is cropped and mirrored the same way throughout, and pooling zooms frame by frame would let
-    zooming footage (a push-in) align at the wrong time.
+    Each variant is aligned on its own and each reference keeps its best variant (`_better`; the
+    first variant wins on equal evidence): a copy is cropped and mirrored the same way throughout,
+    and pooling zooms frame by frame would let zooming footage (a push-in) align at the wrong time.
     """
-    box = find_content_box(frames)
-    variants = _variants(opts)
-    views = {(zoom, mirrored): (min(1.0, INDEX_FRACTION * zoom), mirrored) for zoom, mirrored in variants}
-    times_ms, hashed = hash_views(frames, box, [index.hasher], list(dict.fromkeys(views.values())))
     best: dict[int, Match] = {}
-    for zoom, mirrored in variants:
-        hashes, quality = hashed[(index.hasher.name, views[(zoom, mirrored)])]
+    for variant, hashes, quality in variants:
         hits, informative = _variant_hits(hashes, quality, times_ms, index, opts)
         if informative.size == 0:
             continue
-        variant = (
-            "+".join((["hflip"] if mirrored else []) + ([f"zoom{zoom:g}"] if zoom != 1.0 else [])) or "none"
-        )
         found = _match_variant(times_ms, hits, informative, variant, index, opts)
         for ref, (segments, query_coverage, ref_coverage) in found.items():
             score = round(min(1.0, max(query_coverage, ref_coverage)), 4)
@@ -170,4 +169,45 @@ def match_frames(
                 ref_coverage=round(ref_coverage, 4),
                 score=score,
             )
-    return sorted(best.values(), key=lambda m: (-m.score, -sum(s.frames_matched for s in m.segments)))
+    return _ranked(best.values())
+
+
+def _ranked(matches: Iterable[Match]) -> list[Match]:
+    return sorted(matches, key=lambda m: (-m.score, -sum(s.frames_matched for s in m.segments)))
+
+
+def merge_matches(*found: Sequence[Match]) -> list[Match]:
+    """One match per reference, the better of those found through different indexes, best first."""
+    best: dict[str, Match] = {}
+    for matches in found:
+        for m in matches:
+            old = best.get(m.ref_sha256)
+            if old is None or _better(_strength(m.score, m.segments), _strength(old.score, old.segments)):
+                best[m.ref_sha256] = m
+    return _ranked(best.values())
+
+
+def match_frames(
+    query_sha256: str | None,
+    frames: Sequence[Frame],
+    index: HashIndex,
+    ref_paths: Mapping[str, Path],
+    opts: MatchSettings,
+) -> list[Match]:
+    """Every archived media sharing footage with the query frames, best first.
+
+    The query frames should be sampled at ``opts.query_rate_hz`` (see `query_sampling`).  They are
+    hashed inside their content box at every zoom of ``opts.crop_zooms``, mirrored and not.
+    """
+    box = find_content_box(frames)
+    variants = _variants(opts)
+    views = {(zoom, mirrored): (min(1.0, INDEX_FRACTION * zoom), mirrored) for zoom, mirrored in variants}
+    times_ms, hashed = hash_views(frames, box, [index.hasher], list(dict.fromkeys(views.values())))
+    return match_hashed(
+        query_sha256,
+        times_ms,
+        ((_label(*v), *hashed[(index.hasher.name, views[v])]) for v in variants),
+        index,
+        ref_paths,
+        opts,
+    )

@@ -19,7 +19,10 @@ import numpy as np
 from .store import printable
 
 Precision = Literal["second", "minute", "hour", "day", "month", "year"]
-TimeSource = Literal["platform", "container", "exif", "capture", "filename", "telemetry", "xmp", "iptc"]
+# "imported": a time that came with an imported hash list, as that list's source asserts it.
+TimeSource = Literal[
+    "platform", "container", "exif", "capture", "filename", "telemetry", "xmp", "iptc", "imported"
+]
 MediaKind = Literal["video", "image"]
 AddStatus = Literal["added", "exists", "failed"]
 
@@ -534,8 +537,97 @@ class ArchiveResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedAppearance:
+    """Where a hash list says its media was seen: a URL, and when it was published there."""
+
+    url: str | None
+    published_at: Timestamp | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListContext:
+    """What an export made with ``--with-context`` adds: names, uploaders and titles (identifying)."""
+
+    names: tuple[str, ...] = ()
+    uploaders: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HashlistEntry:
+    """One media of a hash list: its fingerprints and what came with them, without the file.
+
+    ``external_id`` names the media within its source (the file's SHA-256 when the list gives one);
+    ``content_sha256`` is the file's SHA-256 as the list states it, never checked here.
+    """
+
+    external_id: str
+    content_sha256: str | None
+    kind: MediaKind
+    duration_s: float | None
+    fingerprints: tuple[Fingerprint, ...]
+    appearances: tuple[ListedAppearance, ...] = ()
+    context: ListContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedFrom:
+    """Where the fingerprints of a media without bytes came from: an imported hash list."""
+
+    source: str
+    external_id: str
+    content_sha256: str | None
+    hashlist_id: int
+    imported_at: datetime
+    appearances: tuple[ListedAppearance, ...] = ()
+    context: ListContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedList:
+    """A row of `hashes list`: one import of a hash list and what of it is in the archive now."""
+
+    hashlist_id: int
+    source: str
+    name: str
+    format: str
+    file_sha256: str
+    imported_at: datetime
+    media: int
+    frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What `import_hashlist` did: media new, changed (a newer list) or already there, frames read."""
+
+    source: str
+    name: str
+    format: str
+    status: Literal["imported", "unchanged"]
+    hashlist_id: int | None
+    media_added: int
+    media_updated: int
+    media_unchanged: int
+    frames: int
+    imported_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    """What an export wrote, and what its format could not carry (``left_out``: one sentence each)."""
+
+    format: str
+    media: int
+    frames: int
+    with_context: bool
+    left_out: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ArchivedMedia:
-    """A row of `list`: a media file in the archive and what is known of it."""
+    """A row of `list`: a media file in the archive and what is known of it.  ``imported`` is set
+    for fingerprints imported from a hash list: such a media has no file (``path`` is empty)."""
 
     sha256: str
     kind: MediaKind
@@ -547,6 +639,11 @@ class ArchivedMedia:
     height: int
     added_at: datetime
     fingerprints: tuple[str, ...] = field(default=())
+    imported: ImportedFrom | None = None
+
+    @property
+    def has_file(self) -> bool:
+        return self.imported is None
 
 
 DerivationKind = Literal["same_footage", "excerpt", "contains", "overlap"]
@@ -569,6 +666,8 @@ class Appearance:
     captured_at: datetime | None
     tool_versions: tuple[tuple[str, str], ...] = ()
     segments: tuple[Segment, ...] = ()
+    # The source of the hash list this appearance came with: its URL and time are that source's word.
+    imported_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,11 +46,28 @@ def segment_record(segment: Segment) -> dict[str, Any]:
     }
 
 
+def imported_record(media: ArchivedMedia | None) -> dict[str, Any] | None:
+    """Where an imported media's fingerprints came from (None for media with a file)."""
+    origin = media.imported if media else None
+    if origin is None:
+        return None
+    record = to_jsonable(origin, top=False)
+    record["appearances"] = [
+        {
+            "url": a.url,
+            "published_at": utc_iso(a.published_at.value) if a.published_at else None,
+            "precision": a.published_at.precision if a.published_at else None,
+        }
+        for a in origin.appearances
+    ]
+    return record
+
+
 def match_record(match: Match, media: ArchivedMedia | None, sources: list[str]) -> dict[str, Any]:
     return {
         "type": "match",
         "sha256": match.ref_sha256,
-        "path": str(match.ref_path),
+        "path": str(match.ref_path) if media is None or media.has_file else None,
         "name": media.original_name if media else None,
         "kind": media.kind if media else None,
         "sources": sources,
@@ -59,6 +76,7 @@ def match_record(match: Match, media: ArchivedMedia | None, sources: list[str]) 
         "ref_coverage": match.ref_coverage,
         "hasher": match.hasher,
         "segments": [segment_record(s) for s in match.segments],
+        "imported": imported_record(media),
     }
 
 
@@ -70,7 +88,8 @@ def add_record(result: AddResult) -> dict[str, Any]:
 
 def media_record(media: ArchivedMedia, root: Path) -> dict[str, Any]:
     record = to_jsonable(media)
-    record["path"] = str(root / media.path)
+    record["path"] = str(root / media.path) if media.has_file else None
+    record["imported"] = imported_record(media)
     return record
 
 

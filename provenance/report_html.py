@@ -18,6 +18,7 @@ import jinja2
 from .models import Appearance, Cluster, Evidence, Still, Timestamp, utc_iso
 from .report import describe_segment
 from .report_timeline import where_seen
+from .timeline import label as appearance_label
 from .timeline import when
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -78,7 +79,7 @@ def _ticks(lo: datetime, hi: datetime, x_of) -> tuple[tuple[float, str], ...]:  
 
 
 def _short(a: Appearance) -> str:
-    text = a.url or a.source_path or a.sha256[:12]
+    text = appearance_label(a)
     text = text.split("://", 1)[-1]
     return text if len(text) <= 42 else "…" + text[-41:]
 
@@ -89,9 +90,7 @@ def _mark(n: int, a: Appearance, cluster: Cluster, x: float, width: float, right
         css = "earliest"
     elif a in cluster.ambiguous_with:
         css = "ambiguous"
-    tip = f"#{n + 1} {a.url or a.source_path}: " + (
-        when(a.published_at) if a.published_at else "no upload time"
-    )
+    tip = f"#{n + 1} {appearance_label(a)}: " + (when(a.published_at) if a.published_at else "no upload time")
     label = f"#{n + 1} {_short(a)}"
     return Mark(n, x, TOP_PX + n * LANE_PX + LANE_PX / 2, width, css, label, tip, x > right - 300)
 

@@ -44,6 +44,7 @@ def appearance_record(a: Appearance) -> dict[str, Any]:
         "capture_id": a.capture_id,
         "source_path": a.source_path,
         "title": a.title,
+        "imported_from": a.imported_from,
     }
 
 

@@ -74,6 +74,15 @@ class MatchSettings:
     # bench/negatives.py, 8,454 unrelated pairs included 4 photo-video pairs at exactly 12 bits (through
     # mirrored and zoomed views) and none closer; see bench/RESULTS.md for what 8 keeps.
     few_frames_max_distance: int = 8
+    # The same two distances (of 256 bits) for imported whole-frame PDQ lists (vPDQ, PDQ banks): a query
+    # frame hashed whole by our sampler against a frame hashed by vPDQ's own hasher.  Two PDQ
+    # implementations and two decoders differ: on bench/pdq_frames.py (../shared/media), the same
+    # footage is within 31 bits (vPDQ's own threshold) for 88 % of vPDQ's frames, within 48 for 95 %,
+    # while no two unrelated sources have a frame pair closer than 72 bits.  48 keeps 24 bits of margin
+    # and a match still needs 3 time-aligned frames; one or two frames (a picture of a PDQ bank) must
+    # be within 36 (92 % of same-footage frames).
+    frame_max_distance: int = 48
+    frame_few_frames_max_distance: int = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +183,8 @@ _BOUNDS = {
     ("match", "max_gap_s"): (0.0, 3600.0),
     ("match", "min_frames"): (1, 1000),
     ("match", "few_frames_max_distance"): (0, 256),
+    ("match", "frame_max_distance"): (0, 256),
+    ("match", "frame_few_frames_max_distance"): (0, 256),
     ("batch", "jobs"): (1, 64),
     ("batch", "retries"): (0, 100),
     ("batch", "retry_base_s"): (0.0, 600.0),

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -251,11 +251,22 @@ def commit_media(root: Path, staged: Path, sha256: str, ext: str) -> Path:
 def write_atomic(target: Path, data: bytes) -> Path:
     """Write a small file (info.json, a keyframe, a report) under a temporary name beside it, fsync,
     rename: a reader never sees half a file, and a failed write leaves the old one in place."""
+    return write_chunks_atomic(target, [data])
+
+
+def write_lines_atomic(target: Path, lines: Iterable[str]) -> Path:
+    """Stream text lines (UTF-8) the same way: a file too large to hold in memory (an exported hash
+    list) is written whole or not at all."""
+    return write_chunks_atomic(target, (line.encode("utf-8") for line in lines))
+
+
+def write_chunks_atomic(target: Path, chunks: Iterable[bytes]) -> Path:
     staged = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with staged.open("wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(staged, target)

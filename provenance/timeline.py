@@ -217,6 +217,8 @@ def derivations(
 
 
 def label(a: Appearance) -> str:
+    if a.imported_from and not a.url:
+        return f"{a.sha256[:12]} (imported from {a.imported_from})"
     return a.url or a.source_path or a.sha256[:12]
 
 
@@ -299,6 +301,13 @@ def caveats(
         notes.append(
             "A later upload shows more of the footage than the earlier one it is drawn from: both may "
             "come from a source that is not in the archive."
+        )
+    imported = sorted({a.imported_from for a in ordered if a.imported_from})
+    if imported:
+        notes.append(
+            f"{sum(1 for a in ordered if a.imported_from)} appearance(s) come from hash lists imported from "
+            f"{', '.join(imported)}: their URLs and published times are what that source asserts, and "
+            "the archive holds their fingerprints, not their footage."
         )
     if other_times:
         notes.append(

@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import ArchiveError
 from ..models import (
     ArchivedMedia,
     Capture,
     Fingerprint,
+    ImportedList,
     Keyframe,
     Match,
     MediaFile,
@@ -28,15 +27,18 @@ from ..models import (
     to_jsonable,
     utc_iso,
 )
+from .imports import IMPORTED_COLUMNS, IMPORTED_JOIN, MATCHABLE, ImportSession, imported_lists
 from .rows import (
+    FINGERPRINT_COLUMNS,
     capture_from_row,
     fingerprint_from_row,
+    fingerprint_values,
     match_from_row,
     media_from_row,
     timestamp_from_json,
     xmp_from_json,
 )
-from .schema import FINGERPRINT_LAYOUT, MIGRATIONS
+from .schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from ..pipeline.ingest import Ingested
@@ -191,20 +193,8 @@ class Catalog:
     def _insert_fingerprint(self, fp: Fingerprint, created_at: str) -> None:
         box = json.dumps(to_jsonable(fp.content_box, top=False)) if fp.content_box else None
         self.db.execute(
-            "INSERT OR REPLACE INTO fingerprints (sha256, hasher, rate_hz, layout, frame_count, times_ms,"
-            " hashes, quality, content_box, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fp.sha256,
-                fp.hasher,
-                fp.rate_hz,
-                FINGERPRINT_LAYOUT,
-                fp.frame_count,
-                fp.times_ms.astype("<i4").tobytes(),
-                np.ascontiguousarray(fp.hashes, np.uint8).tobytes(),
-                fp.quality.astype(np.uint8).tobytes(),
-                box,
-                created_at,
-            ),
+            f"INSERT OR REPLACE INTO fingerprints ({FINGERPRINT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+            fingerprint_values(fp, fp.sha256, box, created_at),
         )
 
     def record_capture(self, capture: Capture, folder: str, ingested: Ingested | None) -> None:
@@ -358,19 +348,19 @@ class Catalog:
                 [(sha256, k.t_ms, k.shot_index, k.sharpness, str(k.path), settings_key) for k in keyframes],
             )
 
+    _MEDIA = (
+        "SELECT m.*, (SELECT group_concat(hasher) FROM fingerprints f WHERE f.sha256 = m.sha256) AS hs, "
+        + IMPORTED_COLUMNS
+        + " FROM media m"
+        + IMPORTED_JOIN
+    )
+
     def list_media(self) -> list[ArchivedMedia]:
-        rows = self.db.execute(
-            "SELECT m.*, (SELECT group_concat(hasher) FROM fingerprints f WHERE f.sha256 = m.sha256) AS hs"
-            " FROM media m ORDER BY m.added_at, m.sha256"
-        ).fetchall()
+        rows = self.db.execute(self._MEDIA + " ORDER BY m.added_at, m.sha256").fetchall()
         return [media_from_row(row) for row in rows]
 
     def get_media(self, sha256: str) -> ArchivedMedia | None:
-        row = self.db.execute(
-            "SELECT m.*, (SELECT group_concat(hasher) FROM fingerprints f WHERE f.sha256 = m.sha256) AS hs"
-            " FROM media m WHERE m.sha256 = ?",
-            (sha256,),
-        ).fetchone()
+        row = self.db.execute(self._MEDIA + " WHERE m.sha256 = ?", (sha256,)).fetchone()
         return media_from_row(row) if row else None
 
     def find_sha256_prefix(self, prefix: str) -> list[str]:
@@ -401,27 +391,41 @@ class Catalog:
 
     # -- fingerprints ----------------------------------------------------------------------------
 
+    # An index holds the fingerprints of one hasher made at the archive's sampling rate, and those
+    # of that hasher imported from hash lists at any rate (catalog/imports.py MATCHABLE).
+
     def iter_fingerprints(self, hasher: str, rate_hz: float) -> Iterator[Fingerprint]:
-        rows = self.db.execute(
-            "SELECT * FROM fingerprints WHERE hasher = ? AND rate_hz = ? ORDER BY id", (hasher, rate_hz)
-        )
+        rows = self.db.execute(f"SELECT * FROM fingerprints WHERE {MATCHABLE} ORDER BY id", (hasher, rate_hz))
         for row in rows:
             yield fingerprint_from_row(row)
 
     def fingerprint_checkpoint(self, hasher: str, rate_hz: float) -> tuple[int, int]:
         """(max id, count) of the stored fingerprints: the index is current when both are unchanged."""
         row = self.db.execute(
-            "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM fingerprints WHERE hasher = ? AND rate_hz = ?",
-            (hasher, rate_hz),
+            f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM fingerprints WHERE {MATCHABLE}", (hasher, rate_hz)
         ).fetchone()
         return int(row[0]), int(row[1])
 
     def fingerprint_ids(self, hasher: str, rate_hz: float) -> dict[str, int]:
         """{sha256: fingerprint id} of every media fingerprinted with this hasher at this rate."""
         rows = self.db.execute(
-            "SELECT sha256, id FROM fingerprints WHERE hasher = ? AND rate_hz = ?", (hasher, rate_hz)
+            f"SELECT sha256, id FROM fingerprints WHERE {MATCHABLE}", (hasher, rate_hz)
         ).fetchall()
         return {row[0]: int(row[1]) for row in rows}
+
+    def fingerprints_of(self, sha256: str) -> list[Fingerprint]:
+        """Every stored fingerprint of one media, by hasher name."""
+        rows = self.db.execute("SELECT * FROM fingerprints WHERE sha256 = ? ORDER BY hasher", (sha256,))
+        return [fingerprint_from_row(row) for row in rows]
+
+    # -- imported hash lists (catalog/imports.py) --------------------------------------------------
+
+    def import_session(self, source: str, name: str, fmt: str) -> ImportSession:
+        """One import of a hash list in one transaction: ``with catalog.import_session(...) as s``."""
+        return ImportSession(self.db, source, name, fmt, utc_iso(now_utc()))
+
+    def imported_lists(self) -> list[ImportedList]:
+        return imported_lists(self.db)
 
     # -- matches between archived media (derived, see schema migration 3) --------------------------
 

@@ -10,8 +10,21 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArchiveError
-from ..hashing import HASHERS
-from ..models import ArchivedMedia, Box, Capture, Fingerprint, Match, Segment, Timestamp, XmpEvent, XmpInfo
+from ..hashing import any_hasher
+from ..models import (
+    ArchivedMedia,
+    Box,
+    Capture,
+    Fingerprint,
+    ImportedFrom,
+    ListContext,
+    ListedAppearance,
+    Match,
+    Segment,
+    Timestamp,
+    XmpEvent,
+    XmpInfo,
+)
 from .schema import FINGERPRINT_LAYOUT
 
 
@@ -31,6 +44,8 @@ def media_from_row(row: sqlite3.Row) -> ArchivedMedia:
         height=row["height"],
         added_at=parse_utc(row["added_at"]),
         fingerprints=tuple(sorted((row["hs"] or "").split(","))) if row["hs"] else (),
+        # sqlite3.Row: `in` looks at the values, keys() at the column names.
+        imported=imported_from_row(row) if "imported_source" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -74,7 +89,7 @@ def fingerprint_from_row(row: sqlite3.Row) -> Fingerprint:
         )
     n = row["frame_count"]
     # Bytes per hash from the hasher's size, so even a fingerprint without frames has the right shape.
-    hasher = HASHERS.get(row["hasher"])
+    hasher = any_hasher(row["hasher"])
     hash_bytes = hasher.bits // 8 if hasher else len(row["hashes"]) // max(n, 1)
     box = json.loads(row["content_box"]) if row["content_box"] else None
     return Fingerprint(
@@ -136,3 +151,49 @@ _XMP_ID_FIELDS = (
     "derived_from_original_document_id",
 )
 _XMP_EVENT_FIELDS = ("action", "when", "software_agent", "changed", "instance_id", "parameters")
+
+
+def _listed_appearances(text: str) -> tuple[ListedAppearance, ...]:
+    out = []
+    for a in json.loads(text):
+        ts = a.get("published_at")
+        stamp = Timestamp(parse_utc(ts), a["precision"], "imported") if ts else None
+        out.append(ListedAppearance(a.get("url"), stamp))
+    return tuple(out)
+
+
+def imported_from_row(row: sqlite3.Row) -> ImportedFrom | None:
+    """The `imported_*` columns a media query joined in (None for media with a file)."""
+    if row["imported_source"] is None:
+        return None
+    context = json.loads(row["imported_context"]) if row["imported_context"] else None
+    return ImportedFrom(
+        source=row["imported_source"],
+        external_id=row["imported_external_id"],
+        content_sha256=row["imported_content_sha256"],
+        hashlist_id=row["imported_hashlist_id"],
+        imported_at=parse_utc(row["imported_at"]),
+        appearances=_listed_appearances(row["imported_appearances"]),
+        context=ListContext(**{k: tuple(v) for k, v in context.items()}) if context else None,
+    )
+
+
+FINGERPRINT_COLUMNS = (
+    "sha256, hasher, rate_hz, layout, frame_count, times_ms, hashes, quality, content_box, created_at"
+)
+
+
+def fingerprint_values(fp: Fingerprint, sha256: str, box_json: str | None, created_at: str) -> tuple:
+    """A fingerprint as the values of FINGERPRINT_COLUMNS (the packed BLOBs of layout 1)."""
+    return (
+        sha256,
+        fp.hasher,
+        fp.rate_hz,
+        FINGERPRINT_LAYOUT,
+        fp.frame_count,
+        np.asarray(fp.times_ms, "<i4").tobytes(),
+        np.ascontiguousarray(fp.hashes, np.uint8).tobytes(),
+        np.asarray(fp.quality, np.uint8).tobytes(),
+        box_json,
+        created_at,
+    )

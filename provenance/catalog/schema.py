@@ -134,4 +134,30 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (sha256, t_ms)
     );
     """,
+    # 5: hash lists imported from other sources: fingerprints of media whose files are not here.  Such
+    # a media has a `media` row without a file (path '') keyed by the SHA-256 of its source and
+    # external id (so that key is unique per source and id), its fingerprints in `fingerprints` like
+    # any other, and an `imported_media` row saying where it came from; `entry_digest` recognises the
+    # same entry imported again.
+    """
+    CREATE TABLE hashlists (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        format TEXT NOT NULL,
+        file_sha256 TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+    );
+    CREATE TABLE imported_media (
+        sha256 TEXT PRIMARY KEY REFERENCES media(sha256),
+        source TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        hashlist_id INTEGER NOT NULL REFERENCES hashlists(id),
+        content_sha256 TEXT,
+        entry_digest TEXT NOT NULL,
+        appearances TEXT NOT NULL,
+        context TEXT
+    );
+    CREATE INDEX imported_by_list ON imported_media (hashlist_id);
+    """,
 )

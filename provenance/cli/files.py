@@ -83,7 +83,7 @@ def match(state: State, target: str, as_json: bool) -> None:
     for m, record in zip(matches, records, strict=True):
         table.add_row(
             f"{m.score:.2f}",
-            record["name"] or "",
+            _name(record),
             m.ref_sha256[:12],
             "\n".join(report.describe_segment(s) for s in m.segments),
         )
@@ -177,10 +177,11 @@ def list_media(state: State, as_json: bool) -> None:
     table = Table("sha256", "kind", "name", "duration", "size", "fingerprints", "added")
     for item in media:
         duration = f"{item.duration_s:.1f}s" if item.duration_s else "-"
+        origin = item.imported
         table.add_row(
             item.sha256[:12],
             item.kind,
-            item.original_name,
+            f"imported from {origin.source}: {origin.external_id[:16]}" if origin else item.original_name,
             duration,
             f"{item.width}x{item.height}",
             ",".join(item.fingerprints),
@@ -188,3 +189,11 @@ def list_media(state: State, as_json: bool) -> None:
         )
     out.print(table)
     err.print(f"{len(media)} media in {opened.root}")
+
+
+def _name(record: dict) -> str:
+    """A match's name column: the file name, or where imported fingerprints came from."""
+    origin = record.get("imported")
+    if origin:
+        return f"imported from {origin['source']}: {origin['external_id'][:16]}"
+    return record["name"] or ""

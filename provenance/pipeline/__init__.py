@@ -8,6 +8,7 @@ from .add import MEDIA_EXTENSIONS, add_files, expand_inputs
 from .archive import DEFAULT_ARCHIVE, Archive, OnEvent, OpenMode, open_archive, resolve_archive_root
 from .clusters import archive_matches, build_timeline, list_clusters
 from .evidence import gather_evidence
+from .hashes import export_hashlist, import_hashlist, list_hashlists
 from .ingest import Ingested, describe, ingest_staged
 from .query import Target, find_matches, is_url, media_info, resolve_target
 from .shots import KeyframeSet, keyframes_of
@@ -31,12 +32,15 @@ __all__ = [
     "build_timeline",
     "describe",
     "expand_inputs",
+    "export_hashlist",
     "find_matches",
     "gather_evidence",
+    "import_hashlist",
     "ingest_staged",
     "is_url",
     "keyframes_of",
     "list_clusters",
+    "list_hashlists",
     "media_info",
     "open_archive",
     "read_url_list",

@@ -50,7 +50,7 @@ class Archive:
             # What a killed run put in place but never recorded goes first, then its staging files.
             self.forget_unrecorded([note for note, _ in store.stale_intents(root)])
             store.sweep_staging(root)
-        self._index: tuple[tuple[str, int, int], HashIndex] | None = None
+        self._indexes: dict[str, tuple[tuple[int, int], HashIndex]] = {}
 
     def forget_unrecorded(self, notes: list[Path]) -> None:
         """Remove the files and folders these intent notes name that the catalog has not recorded."""
@@ -84,12 +84,18 @@ class Archive:
 
     def index(self) -> HashIndex:
         """The search index for the match hasher, rebuilt only when the catalog's fingerprints changed."""
-        hasher = _match_hasher(self.settings)
+        return self.cached_index(_match_hasher(self.settings))
+
+    def cached_index(self, hasher: Hasher) -> HashIndex:
+        """The index of one hasher's fingerprints (the archive's rate; imported ones at any rate),
+        rebuilt only when the catalog's fingerprints of that hasher changed."""
         rate = self.settings.sampling.rate_hz
-        checkpoint = (hasher.name, *self.catalog.fingerprint_checkpoint(hasher.name, rate))
-        if self._index is None or self._index[0] != checkpoint:
-            self._index = (checkpoint, HashIndex(hasher, self.catalog.iter_fingerprints(hasher.name, rate)))
-        return self._index[1]
+        checkpoint = self.catalog.fingerprint_checkpoint(hasher.name, rate)
+        cached = self._indexes.get(hasher.name)
+        if cached is None or cached[0] != checkpoint:
+            cached = (checkpoint, HashIndex(hasher, self.catalog.iter_fingerprints(hasher.name, rate)))
+            self._indexes[hasher.name] = cached
+        return cached[1]
 
 
 def _match_hasher(settings: Settings) -> Hasher:

@@ -11,15 +11,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from ..frames import sample_frames
-from ..index import HashIndex
-from ..match import MATCHER_VERSION, match_frames, query_sampling
-from ..models import Appearance, ArchivedMedia, Cluster, Match, OtherTime, Progress, Timestamp
+from ..match import MATCHER_VERSION
+from ..models import Appearance, ArchivedMedia, Cluster, Fingerprint, Match, OtherTime, Progress, Timestamp
 from ..settings import settings_key
 from ..timeline import PairMatches, build_cluster, connected_groups
 from .archive import Archive, OnEvent
+from .imported import (
+    Searchable,
+    decode_query,
+    frame_checkpoint,
+    imported_appearances,
+    match_decoded,
+    match_prints,
+    matchable_ids,
+    searchable,
+    stored_prints,
+)
 from .query import Target, find_matches, resolve_target
 
 logger = logging.getLogger(__name__)
@@ -31,12 +39,13 @@ def match_key(archive: Archive) -> str:
 
 
 def _match_one(
-    archive: Archive, media: ArchivedMedia, index: HashIndex, paths: dict[str, Path]
+    archive: Archive, media: ArchivedMedia, where: Searchable, prints: dict[str, Fingerprint] | None
 ) -> list[Match]:
-    """Decode one archived media and match it against the index (worker thread, no catalog writes)."""
-    sampling = query_sampling(archive.settings.sampling, archive.settings.match)
-    frames = sample_frames(archive.root / media.path, media.kind, sampling)
-    return match_frames(media.sha256, frames, index, paths, archive.settings.match)
+    """Match one archived media against the indexes (worker thread, no catalog access): decoded when
+    it has a file, by its stored hashes (``prints``) when it was imported."""
+    if prints is not None:
+        return match_prints(prints, where)
+    return match_decoded(media.sha256, decode_query(archive, media), where)
 
 
 def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dict[tuple[str, str], Match]:
@@ -47,18 +56,33 @@ def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dic
     """
     key = match_key(archive)
     hasher, rate = archive.settings.match.hasher, archive.settings.sampling.rate_hz
-    ids = archive.catalog.fingerprint_ids(hasher, rate)
+    ids = matchable_ids(archive)
     runs = archive.catalog.match_runs(key)
-    stale = sorted(sha for sha, fid in ids.items() if runs.get(sha, (None, 0))[0] != fid)
+    listed = {m.sha256: m for m in archive.catalog.list_media()}
+    # Imported vPDQ/PDQ lists hold whole-frame PDQ, which archived media do not store: their pairs
+    # are covered from the archived side, so a media with a file is matched again when such a list
+    # came after its run (a run records the largest fingerprint id it could see).
+    frames_id = frame_checkpoint(archive)
+    stale = sorted(
+        sha
+        for sha, fid in ids.items()
+        if runs.get(sha, (None, 0))[0] != fid or (frames_id > runs[sha][1] and listed[sha].has_file)
+    )
     unkept: list[Match] = []  # a read-only archive cannot keep what was computed: it is used as it is
     if stale:
-        index = archive.index()
-        checkpoint = archive.catalog.fingerprint_checkpoint(hasher, rate)[0]
-        listed = {m.sha256: m for m in archive.catalog.list_media()}
-        paths = {sha: archive.root / m.path for sha, m in listed.items()}
+        where = searchable(archive)
+        checkpoint = max(archive.catalog.fingerprint_checkpoint(hasher, rate)[0], frames_id)
         workers = max(1, archive.settings.batch.jobs)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [(sha, pool.submit(_match_one, archive, listed[sha], index, paths)) for sha in stale]
+            futures = [
+                (
+                    sha,
+                    pool.submit(
+                        _match_one, archive, listed[sha], where, _prints_if_imported(archive, listed[sha])
+                    ),
+                )
+                for sha in stale
+            ]
             try:
                 for done, (sha, future) in enumerate(futures, start=1):
                     try:
@@ -83,10 +107,14 @@ def archive_matches(archive: Archive, *, on_event: OnEvent | None = None) -> dic
     }
 
 
+def _prints_if_imported(archive: Archive, media: ArchivedMedia) -> dict[str, Fingerprint] | None:
+    return None if media.has_file else stored_prints(archive, media.sha256)
+
+
 def archived_media(archive: Archive) -> list[str]:
-    """Every archived media that can be matched (it has a fingerprint of the match hasher)."""
-    hasher, rate = archive.settings.match.hasher, archive.settings.sampling.rate_hz
-    return sorted(archive.catalog.fingerprint_ids(hasher, rate))
+    """Every archived media that can be matched (a fingerprint of the match hasher, or an imported
+    whole-frame PDQ list's)."""
+    return sorted(matchable_ids(archive))
 
 
 def appearances_of(archive: Archive, sha256: str) -> list[Appearance]:
@@ -109,6 +137,8 @@ def appearances_of(archive: Archive, sha256: str) -> list[Appearance]:
             for c in captures
         ]
     media = archive.catalog.get_media(sha256)
+    if media is not None and media.imported is not None:
+        return imported_appearances(media)
     sources = archive.catalog.sources(sha256)
     source = sources[0] if sources else (media.original_name if media else sha256)
     added = media.added_at if media else None

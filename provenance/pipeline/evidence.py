@@ -55,6 +55,8 @@ def _sampled(archive: Archive, path: Path, media: ArchivedMedia, t_ms: int) -> S
 
 
 def _thumbnail(archive: Archive, media: ArchivedMedia, t_ms: int) -> Still | None:
+    if not media.has_file:
+        return None  # imported fingerprints: no footage to show
     path = archive.root / media.path
     if media.kind == "video":
         try:
@@ -69,7 +71,7 @@ def _thumbnail(archive: Archive, media: ArchivedMedia, t_ms: int) -> Still | Non
 
 def _shot_keyframes(archive: Archive, media: ArchivedMedia) -> list[Still]:
     """Up to KEYFRAMES_SHOWN of the media's stored shot keyframes, spread over its length."""
-    if media.kind != "video":
+    if media.kind != "video" or not media.has_file:
         return []
     try:
         found = keyframes_of(archive, media.sha256).keyframes

@@ -8,9 +8,10 @@ from pathlib import Path
 from .. import download, store
 from ..errors import BadInputError
 from ..frames import detect_kind, sample_frames
-from ..match import match_frames, query_sampling
+from ..match import query_sampling
 from ..models import ArchivedMedia, Capture, Match, MediaInfo
 from .archive import Archive
+from .imported import match_decoded, match_prints, searchable, stored_prints
 from .ingest import describe
 
 
@@ -82,14 +83,26 @@ def _file_or_sha256(archive: Archive, target: str) -> Target:
 def find_matches(archive: Archive, target: str) -> tuple[Target, list[Match]]:
     """Every archived media that shares footage with the target, best first."""
     resolved = resolve_target(archive, target)
+    where = searchable(archive)
+    if resolved.archived is not None and not resolved.archived.has_file:  # imported: its stored hashes
+        return resolved, match_prints(stored_prints(archive, resolved.sha256), where)
     sampling = query_sampling(archive.settings.sampling, archive.settings.match)
     frames = sample_frames(resolved.path, resolved.kind, sampling)  # type: ignore[arg-type]
-    index = archive.index()
-    paths = {m.sha256: archive.root / m.path for m in archive.catalog.list_media()}
-    matches = match_frames(resolved.sha256, frames, index, paths, archive.settings.match)
-    return resolved, matches
+    return resolved, match_decoded(resolved.sha256, frames, where)
 
 
 def media_info(archive: Archive, target: str) -> tuple[Target, MediaInfo]:
     resolved = resolve_target(archive, target)
+    require_file(resolved, "describe")
     return resolved, describe(resolved.path, resolved.kind, resolved.sha256)
+
+
+def require_file(target: Target, task: str) -> None:
+    """Refuse, in one line, a task that needs the footage when the target is only imported hashes."""
+    media = target.archived
+    if media is not None and media.imported is not None:
+        raise BadInputError(
+            f"{target.label}: imported fingerprints from {media.imported.source!r}; "
+            f"the archive has no file of it to {task}",
+            hint="match, earliest and clusters work on it",
+        )

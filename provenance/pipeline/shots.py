@@ -16,7 +16,7 @@ from ..keyframes import contact_sheet, export_keyframes, find_shots
 from ..models import Keyframe
 from ..settings import settings_key
 from .archive import Archive
-from .query import Target, resolve_target
+from .query import Target, require_file, resolve_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,7 @@ def keyframes_of(
     files are exported to ``out_dir``, by default ./keyframes-<first 12 digits of the sha256>.
     """
     resolved = resolve_target(archive, target)
+    require_file(resolved, "take keyframes from")
     if resolved.kind != "video":
         raise NotMediaError(f"{target}: a photo has no shots; it is its own keyframe")
     keep = resolved.archived is not None and not archive.catalog.read_only  # derived: kept when it can be
