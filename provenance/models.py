@@ -287,6 +287,21 @@ DerivationBasis = Literal["published_at", "completeness"]
 
 
 @dataclass(frozen=True, slots=True)
+class Availability:
+    """What rechecks of an archived post found: its latest status (`available`, `removed`, `private`,
+    `geo_blocked`, `account_gone`, `changed`, `unknown`) and, once it is gone, between which times it
+    went: ``last_seen_available`` (a recheck that found it, else the capture) and ``first_seen_gone``."""
+
+    status: str
+    checked_at: datetime
+    last_seen_available: datetime
+    first_seen_gone: datetime | None = None
+    http_status: int | None = None
+    words: str | None = None
+    checks: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Appearance:
     """Where a cluster's media was seen: a capture of a web post, or a local file (no URL, no
     published time).  ``segments``: query = this media, reference = the cluster's likely original."""
@@ -302,6 +317,7 @@ class Appearance:
     captured_at: datetime | None
     tool_versions: tuple[tuple[str, str], ...] = ()
     segments: tuple[Segment, ...] = ()
+    availability: Availability | None = None  # None: never rechecked (or a local file)
 
 
 @dataclass(frozen=True, slots=True)
