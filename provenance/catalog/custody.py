@@ -68,7 +68,7 @@ class CustodyQueries:
                 f"DELETE FROM matches WHERE query_sha256 IN ({marks}) OR ref_sha256 IN ({marks})",
                 (*wanted, *wanted),
             ).rowcount
-            self.db.execute(f"DELETE FROM match_runs WHERE query_sha256 IN ({marks})", wanted)
+            count += self.db.execute(f"DELETE FROM match_runs WHERE query_sha256 IN ({marks})", wanted).rowcount
         return count
 
     def _record_files(self, folder: str, role: str, files: Sequence[tuple[str, str, int]]) -> None:
@@ -229,6 +229,7 @@ def verification_json(v: Verification) -> dict[str, object]:
         "root_subject": v.root_subject,
         "root_trusted": v.root_trusted,
         "checked_at": utc_iso(v.checked_at) if v.checked_at else None,
+        "imprint_matches": v.imprint_matches,
     }
 
 
@@ -243,6 +244,7 @@ def verification_from_json(data: dict) -> Verification:
         root_subject=data.get("root_subject"),
         root_trusted=bool(data.get("root_trusted", False)),
         checked_at=parse_utc(data["checked_at"]) if data.get("checked_at") else None,
+        imprint_matches=bool(data.get("imprint_matches", False)),
     )
 
 

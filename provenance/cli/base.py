@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import __version__, pipeline
 from ..models import Progress as ProgressEvent
+from ..settings import load_settings
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -28,8 +29,14 @@ class State:
         self.archive_dir = archive
         self.debug = debug
 
-    def open(self, mode: pipeline.OpenMode = "create") -> pipeline.Archive:
-        return pipeline.open_archive(self.archive_dir, mode=mode)
+    def open(
+        self, mode: pipeline.OpenMode = "create", overrides: dict[str, dict[str, Any]] | None = None
+    ) -> pipeline.Archive:
+        """The archive, with settings from its provenance.toml, the environment and these overrides."""
+        if not overrides:
+            return pipeline.open_archive(self.archive_dir, mode=mode)
+        root = pipeline.resolve_archive_root(self.archive_dir)
+        return pipeline.open_archive(root, load_settings(root, overrides), mode=mode)
 
 
 @contextmanager

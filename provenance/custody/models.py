@@ -106,6 +106,7 @@ class Verification:
     root_subject: str | None = None
     root_trusted: bool = False  # the root is among timestamp.ca_files (not only in the token)
     checked_at: datetime | None = None
+    imprint_matches: bool = False  # the token stamps this manifest's hash (checked with or without a root)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ else at a self-signed root the token carries, and the result says which.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.error
@@ -94,7 +95,12 @@ def capture_entries(archive: Archive, capture: Capture) -> list[tuple[str, str]]
 # -- asking a TSA -------------------------------------------------------------------------------------
 
 
-def request_token(tsa_url: str, message: bytes, timeout_s: float) -> tuple[bytes, Verification]:
+def request_token(
+    tsa_url: str,
+    message: bytes,
+    timeout_s: float,
+    trusted_roots: Sequence[cryptography.x509.Certificate] = (),
+) -> tuple[bytes, Verification]:
     """Ask one TSA to stamp the SHA-256 of ``message``; the reply's bytes and their verification
     (signature, imprint, nonce) before anything is kept.  Raises BadInputError when the TSA fails."""
     request = TimestampRequestBuilder().data(message).hash_algorithm(HashAlgorithm.SHA256).build()
@@ -114,9 +120,10 @@ def request_token(tsa_url: str, message: bytes, timeout_s: float) -> tuple[bytes
         raise BadInputError(f"{tsa_url}: the TSA cannot be reached ({reason})", kind="tsa_failed") from None
     if len(reply) > MAX_REPLY_BYTES:
         raise BadInputError(f"{tsa_url}: the reply is larger than a token can be", kind="tsa_failed")
-    verification = verify_token(reply, message, (), nonce=request.nonce)
-    if not verification.verified:
-        raise BadInputError(f"{tsa_url}: the TSA's reply does not verify ({verification.detail})", kind="tsa_failed")
+    verification = verify_token(reply, message, trusted_roots, nonce=request.nonce)
+    if not (verification.verified or unchecked(verification)):
+        detail = verification.detail
+        raise BadInputError(f"{tsa_url}: the TSA's reply does not verify ({detail})", kind="tsa_failed")
     return reply, verification
 
 
@@ -148,6 +155,19 @@ def _self_signed(cert: cryptography.x509.Certificate) -> bool:
     return True
 
 
+_IMPRINT_HASHES = {
+    "2.16.840.1.101.3.4.2.1": hashlib.sha256,
+    "2.16.840.1.101.3.4.2.2": hashlib.sha384,
+    "2.16.840.1.101.3.4.2.3": hashlib.sha512,
+}
+
+
+def _imprint_matches(response: TimeStampResponse, message: bytes) -> bool:
+    imprint = response.tst_info.message_imprint
+    digest = _IMPRINT_HASHES.get(imprint.hash_algorithm.dotted_string)
+    return digest is not None and digest(message).digest() == imprint.message
+
+
 def verify_token(
     reply: bytes,
     message: bytes,
@@ -156,8 +176,10 @@ def verify_token(
     nonce: int | None = None,
 ) -> Verification:
     """Does the token in ``reply`` stamp exactly ``message``, signed by a certificate that chains to
-    a root?  Trusted roots are tried first; else a self-signed root the token carries (``root_trusted``
-    False).  Never raises: a failure is a Verification with ``verified`` False and the reason."""
+    a root?  Roots of `timestamp.ca_files` are tried first, then a self-signed root the token carries
+    (``root_trusted`` False).  When no root is known (many TSAs send only their own certificate) the
+    imprint is still compared and the result says that the signature chain was not checked.  Never
+    raises: a failure is a Verification with ``verified`` False and the reason."""
     now = datetime.now(UTC)
     try:
         response = _parse(reply)
@@ -171,10 +193,15 @@ def verify_token(
         "tsa_name": _general_name(info),
         "policy": info.policy.dotted_string,
         "checked_at": now,
+        "imprint_matches": _imprint_matches(response, message),
     }
+    if not facts["imprint_matches"]:
+        return Verification(False, "the token stamps other data: its imprint is not this manifest's hash", **facts)
+    if nonce is not None and info.nonce != nonce:
+        return Verification(False, "the reply answers another request: its nonce is not ours", **facts)
     carried_roots = [c for c in certs if _self_signed(c)]
     intermediates = [c for c in certs if not _self_signed(c)]
-    failure = "no root: the token carries none and timestamp.ca_files is empty"
+    failure = None
     for roots, trusted in ((list(trusted_roots), True), (carried_roots, False)):
         if not roots:
             continue
@@ -186,12 +213,23 @@ def verify_token(
         try:
             builder.build().verify_message(response, message)
         except VerificationError as exc:
-            failure = str(exc)
+            failure = failure or str(exc)
             continue
         root = _root_of(intermediates, roots)
-        how = "chains to a trusted root" if trusted else "chains to a root the token carries (not in timestamp.ca_files)"
-        return Verification(True, f"signature and imprint valid; {how}", root_subject=root, root_trusted=trusted, **facts)
+        how = "a trusted root" if trusted else "a root the token carries (not in timestamp.ca_files)"
+        detail = f"signature, certificate chain and imprint valid; chains to {how}"
+        return Verification(True, detail, root_subject=root, root_trusted=trusted, **facts)
+    if failure is None:
+        failure = (
+            "the imprint matches, but the signature chain was not checked: the TSA's root is not known here"
+            " (add it to timestamp.ca_files)"
+        )
     return Verification(False, failure, **facts)
+
+
+def unchecked(verification: Verification) -> bool:
+    """Only the root was missing: the imprint matches and nothing was found wrong."""
+    return verification.imprint_matches and not verification.verified and "not checked" in verification.detail
 
 
 def _general_name(info: object) -> str | None:
@@ -246,13 +284,11 @@ def stamp_capture(archive: Archive, capture: Capture, tsa_url: str) -> Stamp:
     manifest = manifest_bytes(capture, capture_entries(archive, capture))
     manifest_sha = store.sha256_bytes(manifest)
     try:
-        reply, verification = request_token(tsa_url, manifest, opts.timeout_s)
+        reply, verification = request_token(tsa_url, manifest, opts.timeout_s, load_roots(opts.ca_files))
     except BadInputError as exc:
         stamp = Stamp(folder, capture.capture_id, tsa_url, "failed", attempted, error=exc.one_line())
         archive.catalog.record_stamp(stamp, [])
         return stamp
-    anchored = verify_token(reply, manifest, load_roots(opts.ca_files))
-    verification = anchored if anchored.verified else verification  # a configured root, when one matches
     base = f"{folder}/{STAMP_DIR}"
     name = f"{tsa_slug(tsa_url)}-{attempted:%Y%m%dT%H%M%S%fZ}"
     written = {

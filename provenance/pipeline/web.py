@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import download, store
 from ..catalog import Catalog
+from ..custody.capture import after_capture
 from ..errors import ProvenanceError
 from ..frames import detect_kind
 from ..hashing import Hasher
@@ -147,6 +148,7 @@ def _result(archive: Archive, outcome: _Fetched | ArchiveResult, refresh: bool) 
         shutil.rmtree(archive.root / outcome.folder, ignore_errors=True)
         return _from_catalog(archive, capture.capture_id, "exists", capture.url)
     archive.catalog.record_capture(capture, outcome.folder, outcome.ingested)
+    after_capture(archive, capture)  # custody: keep the page, time-stamp (when configured)
     return _from_catalog(archive, capture.capture_id, "archived", capture.url)
 
 

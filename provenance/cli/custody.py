@@ -1,0 +1,130 @@
+"""Custody commands: check, timestamp, recheck, export, verify-bag; and the custody fields of archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import pipeline, report_custody
+from ..custody.fixity import check_archive
+from ..custody.timestamps import stamp_captures
+from ..errors import ExitCode
+from ..models import ArchiveResult
+from .base import State, cli, emit_json, err, out, progress_bar
+
+
+def custody_overrides(page: bool, stamp: bool) -> dict[str, dict[str, Any]]:
+    """Settings for one `archive` run: --page keeps pages, --timestamp stamps new captures."""
+    overrides: dict[str, dict[str, Any]] = {}
+    if page:
+        overrides["page"] = {"keep": True}
+    if stamp:
+        overrides["timestamp"] = {"on_archive": True}
+    return overrides
+
+
+def custody_fields(
+    archive: pipeline.Archive, record: dict[str, Any], result: ArchiveResult, page: bool, stamp: bool
+) -> dict[str, Any]:
+    """`archive --json` with --page / --timestamp: the page kept and the stamps of the capture."""
+    folder = result.capture.folder if result.capture else None
+    if page:
+        record["page"] = report_custody.page_record(archive.catalog.page_of(folder)) if folder else None
+    if stamp:
+        stamps = archive.catalog.stamps(folder) if folder else []
+        record["timestamps"] = [report_custody.stamp_record(s, result.url) for s in stamps]
+    return record
+
+
+@cli.command()
+@click.option(
+    "--sample",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of files to read and hash (every file is still looked for).",
+)
+@click.option("--seed", type=int, default=None, help="Repeat the choice of a --sample run.")
+@click.option("--repair", is_flag=True, help="Rebuild derived data (keyframes, match cache); never media.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per problem, then a summary line.")
+@click.pass_obj
+def check(state: State, sample: float, seed: int | None, repair: bool, as_json: bool) -> None:
+    """Re-hash every kept file against the catalog: is the archive still intact?
+
+    \b
+    Every media, capture file, page, time-stamp token and keyframe is read through SHA-256 and
+    compared with its catalog row; the folders are walked for files no row accounts for; kept
+    tokens are verified again over their manifests. Problems: missing (a row without its file),
+    changed (other bytes), stray (a file without a row), staging (left by a killed run),
+    unreadable, timestamp, catalog. Nothing is changed, unless --repair: then keyframes are
+    exported again from intact media, cached matches of damaged media are dropped and leftovers
+    removed. Media and captures are never touched: restore them from a copy (`add` puts a lost
+    media file back).
+    Exit 0 when clean, 1 when problems were found.
+    \b
+    Examples:
+      provenance check
+      provenance check --sample 0.1          # a quick spot check of a tenth of the files
+      provenance check --json > check.jsonl
+    """
+    with state.open("inspect") as opened, progress_bar("checking", err.is_terminal) as on_event:
+        result = check_archive(opened, sample=sample, repair=repair, seed=seed, on_event=on_event)
+    for problem in result.problems:
+        if as_json:
+            emit_json(report_custody.problem_record(problem))
+        else:
+            out.print(report_custody.problem_line(problem), markup=False)
+    for action in result.repairs:
+        if as_json:
+            emit_json(report_custody.repair_record(action))
+        else:
+            out.print(f"repaired   {action.path}: {action.action.replace('_', ' ')} ({action.detail})", markup=False)
+    if as_json:
+        emit_json(report_custody.check_summary(result))
+    else:
+        err.print(report_custody.check_summary_line(result), markup=False)
+    if not result.clean:
+        raise SystemExit(ExitCode.PARTIAL)
+
+
+@cli.command()
+@click.option(
+    "--tsa",
+    "tsa_urls",
+    multiple=True,
+    metavar="URL",
+    help="A time-stamping authority (repeatable); default: [timestamp] tsa_urls.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per stamp asked for.")
+@click.pass_obj
+def timestamp(state: State, tsa_urls: tuple[str, ...], as_json: bool) -> None:
+    """RFC 3161 time-stamps for every capture not yet stamped by each TSA.
+
+    \b
+    For each capture, a manifest of its files' SHA-256s (media, info.json, thumbnails, page) is
+    written, and its SHA-256 alone is sent to each TSA; the token it returns, the certificates it
+    carries and the verification result are kept in <capture folder>/timestamps/. A TSA that fails
+    is recorded and asked again by the next run. Nothing is sent unless a TSA is given or set.
+    Exit 1 if any TSA failed.
+    \b
+    Examples:
+      provenance timestamp --tsa https://freetsa.org/tsr
+      provenance timestamp                      # the TSAs of [timestamp] tsa_urls
+    """
+    with state.open("existing") as opened, progress_bar("stamping", err.is_terminal) as on_event:
+        urls = {c.folder: c.url for c in opened.catalog.all_captures()}
+        stamps = stamp_captures(opened, tsa_urls=list(tsa_urls) or None, on_event=on_event)
+    for stamp in stamps:
+        if as_json:
+            emit_json(report_custody.stamp_record(stamp, urls.get(stamp.capture_folder)))
+        else:
+            out.print(report_custody.stamp_line(stamp, urls.get(stamp.capture_folder)), markup=False)
+    failed = sum(1 for s in stamps if s.state == "failed")
+    err.print(f"{len(stamps) - failed} stamped, {failed} failed" if stamps else "every capture is stamped")
+    if failed:
+        raise SystemExit(ExitCode.PARTIAL)
+
+
+__all__ = ["Path", "custody_fields", "custody_overrides"]
