@@ -50,6 +50,7 @@ from .pipeline import (
     verify_urls,
 )
 from .settings import Settings, load_settings
+from .custody.fixity import check_archive  # noqa: E402  (after the pipeline it uses)
 
 __version__ = "0.1.0"
 
@@ -83,6 +84,7 @@ __all__ = [
     "add_files",
     "archive_urls",
     "build_timeline",
+    "check_archive",
     "find_matches",
     "list_clusters",
     "load_settings",

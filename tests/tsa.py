@@ -49,7 +49,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 @dataclass
-class TestCA:
+class LoopbackCA:
     folder: Path
 
     @property
@@ -57,7 +57,7 @@ class TestCA:
         return self.folder / "root.pem"
 
     @staticmethod
-    def create(folder: Path) -> TestCA:
+    def create(folder: Path) -> LoopbackCA:
         """A root and a TSA certificate it signed, made with the openssl program."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "serial").write_text("01\n")
@@ -70,7 +70,7 @@ class TestCA:
                  "/O=provenance tests/CN=test TSA", cwd=folder)
         _openssl("x509", "-req", "-in", "tsa.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial",
                  "-days", "30", "-out", "tsa.pem", "-extfile", "ts.cnf", "-extensions", "tsa_ext", cwd=folder)
-        return TestCA(folder)
+        return LoopbackCA(folder)
 
     def reply(self, query: bytes) -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    ca: TestCA
+    ca: LoopbackCA
     failing: bool
     queries: list[bytes]
 
@@ -111,7 +111,7 @@ class _Server(ThreadingHTTPServer):
 class OpensslTSA:
     """`url` answers RFC 3161 queries with openssl; set `failing` to answer HTTP 500 instead."""
 
-    def __init__(self, ca: TestCA, *, failing: bool = False) -> None:
+    def __init__(self, ca: LoopbackCA, *, failing: bool = False) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.ca, self._server.failing, self._server.queries = ca, failing, []
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -140,14 +140,14 @@ class OpensslTSA:
 
 
 @pytest.fixture(scope="session")
-def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> LoopbackCA:
     if OPENSSL is None:
         pytest.skip("the openssl program is not installed (Debian: apt-get install openssl)")
-    return TestCA.create(tmp_path_factory.mktemp("tsa-ca"))
+    return LoopbackCA.create(tmp_path_factory.mktemp("tsa-ca"))
 
 
 @pytest.fixture(scope="session")
-def openssl_tsa(test_ca: TestCA) -> Iterator[OpensslTSA]:
+def openssl_tsa(test_ca: LoopbackCA) -> Iterator[OpensslTSA]:
     tsa = OpensslTSA(test_ca)
     yield tsa
     tsa.stop()
