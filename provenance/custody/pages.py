@@ -68,7 +68,11 @@ class _Tee(io.RawIOBase):
 class _Response(http.client.HTTPResponse):
     def __init__(self, sock: Any, *args: Any, sink: io.BytesIO, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
-        self.fp = io.BufferedReader(_Tee(self.fp, sink))  # type: ignore[assignment]
+        # Tee the socket itself (nothing is read yet), under a buffer of our own: a buffered reader
+        # over another would block until its whole buffer is filled.
+        # The socket's own reader is kept referenced: collected, it would close the socket under us.
+        self._socket_reader = self.fp
+        self.fp = io.BufferedReader(_Tee(self.fp.raw, sink))  # type: ignore[assignment]
 
 
 @dataclass
