@@ -17,6 +17,9 @@ from .custody.models import (
     Stamp,
 )
 from .models import Availability, to_jsonable, utc_iso
+from .report_timeline import gone_text
+
+__all__ = ["gone_text"]
 
 
 def problem_record(problem: CheckProblem) -> dict[str, Any]:
@@ -102,19 +105,6 @@ def availability_check_record(check: AvailabilityCheck) -> dict[str, Any]:
 
 def availability_record(availability: Availability | None) -> dict[str, Any] | None:
     return to_jsonable(availability, top=False) if availability else None
-
-
-def gone_text(availability: Availability | None) -> str | None:
-    """"removed between T1 and T2" for people, when the post is gone; None while it is up."""
-    a = availability
-    if a is None or a.first_seen_gone is None:
-        return None
-    status = a.status.replace("_", " ")
-    words = f': "{a.words}"' if a.words else ""
-    return (
-        f"{status} between {utc_iso(a.last_seen_available.replace(microsecond=0))} (last seen)"
-        f" and {utc_iso(a.first_seen_gone.replace(microsecond=0))} (first seen gone){words}"
-    )
 
 
 def availability_line(check: AvailabilityCheck) -> str:

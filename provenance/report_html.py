@@ -15,9 +15,9 @@ from pathlib import Path
 
 import jinja2
 
-from .models import Appearance, Cluster, Evidence, Still, Timestamp, utc_iso
+from .models import Appearance, Availability, Cluster, Evidence, Still, Timestamp, utc_iso
 from .report import describe_segment
-from .report_timeline import where_seen
+from .report_timeline import gone_text, where_seen
 from .timeline import when
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -156,6 +156,11 @@ def published(ts: Timestamp) -> str:
     return stamp(ts.value)
 
 
+def availability_text(a: Availability) -> str:
+    """A post's status from rechecks: "removed between T1 and T2", or when it was last seen up."""
+    return gone_text(a) or f"{a.status.replace('_', ' ')} when last checked, {stamp(a.checked_at)}"
+
+
 def data_uri(still: Still) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(still.jpeg).decode("ascii")
 
@@ -169,7 +174,13 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        iso=utc_iso, stamp=stamp, published=published, when=when, segment=describe_segment, data_uri=data_uri
+        iso=utc_iso,
+        stamp=stamp,
+        published=published,
+        when=when,
+        segment=describe_segment,
+        data_uri=data_uri,
+        availability=availability_text,
     )
     return env
 

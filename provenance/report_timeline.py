@@ -9,6 +9,7 @@ from typing import Any
 
 from .models import (
     Appearance,
+    Availability,
     Cluster,
     Derivation,
     Evidence,
@@ -16,6 +17,7 @@ from .models import (
     Segment,
     Timestamp,
     VerifyRow,
+    to_jsonable,
     utc_iso,
 )
 from .report import describe_segment, segment_record
@@ -43,6 +45,7 @@ def appearance_record(a: Appearance) -> dict[str, Any]:
         "capture_id": a.capture_id,
         "source_path": a.source_path,
         "title": a.title,
+        "availability": to_jsonable(a.availability, top=False) if a.availability else None,
     }
 
 
@@ -192,7 +195,24 @@ def cluster_text(cluster: Cluster) -> tuple[list[str], list[TextTable], list[str
         ("derivations", ("source", "copy", "relation", "direction from", "segments (copy ~ source)"), edges),
         ("other times (not upload times)", ("time (UTC)", "kind", "media", "meaning"), others),
     ]
-    return head, [t for t in tables if t[2]], [f"caveat: {note}" for note in cluster.caveats]
+    gone = [
+        f"#{n} {a.url}: {text}"
+        for n, a in enumerate(cluster.appearances, start=1)
+        if a.url and (text := gone_text(a.availability))
+    ]
+    return head, [t for t in tables if t[2]], gone + [f"caveat: {note}" for note in cluster.caveats]
+
+
+def gone_text(availability: Availability | None) -> str | None:
+    """"removed between T1 and T2" for people, once rechecks found the post gone; None while it is up."""
+    a = availability
+    if a is None or a.first_seen_gone is None:
+        return None
+    words = f': "{a.words}"' if a.words else ""
+    return (
+        f"{a.status.replace('_', ' ')} between {utc_iso(a.last_seen_available.replace(microsecond=0))}"
+        f" (last seen) and {utc_iso(a.first_seen_gone.replace(microsecond=0))} (first seen gone){words}"
+    )
 
 
 def clusters_text(found: Sequence[Cluster]) -> TextTable:

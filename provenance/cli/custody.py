@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .. import pipeline, report_custody
+from ..custody.availability import recheck
 from ..custody.fixity import check_archive
 from ..custody.timestamps import stamp_captures
 from ..errors import ExitCode
@@ -124,6 +125,49 @@ def timestamp(state: State, tsa_urls: tuple[str, ...], as_json: bool) -> None:
     failed = sum(1 for s in stamps if s.state == "failed")
     err.print(f"{len(stamps) - failed} stamped, {failed} failed" if stamps else "every capture is stamped")
     if failed:
+        raise SystemExit(ExitCode.PARTIAL)
+
+
+@cli.command(name="recheck")
+@click.argument("urls", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every archived post.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per post asked.")
+@click.pass_obj
+def recheck_command(state: State, urls: tuple[str, ...], every: bool, as_json: bool) -> None:
+    """Is each archived post still up? Ask the site again; keep the answer in its history.
+
+    \b
+    No media is downloaded: yt-dlp reads the post's page again (and, for a removed post, the page's
+    own words are read). Each answer is appended to the post's availability history: available,
+    removed, private, geo_blocked, account_gone, changed (other media at the address: another
+    post, another duration or another file size), or unknown (no answer). `earliest`, `clusters`
+    and `report` then say "removed between T1 and T2" (last seen up, first seen gone).
+    At most [recheck] jobs requests at once and one request per host every per_host_delay_s.
+    Exit 1 if some posts could not be checked (unknown).
+    \b
+    Examples:
+      provenance recheck --all
+      provenance recheck https://example.org/watch?v=abc --json
+    """
+    if bool(urls) == every:
+        raise click.UsageError("give archived URLs, or --all")
+    unknown = 0
+    with state.open("existing") as opened, progress_bar("rechecking", err.is_terminal) as on_event:
+        for check_ in recheck(opened, list(urls) or None, on_event=on_event):
+            unknown += check_.status == "unknown"
+            summary = opened.catalog.availability_of(check_.capture_id, check_.checked_at)
+            captured = opened.catalog.captures(capture_id=check_.capture_id)
+            if captured:
+                summary = opened.catalog.availability_of(check_.capture_id, captured[0].captured_at)
+            if as_json:
+                record = report_custody.availability_check_record(check_)
+                record["availability"] = report_custody.availability_record(summary)
+                emit_json(record)
+            else:
+                out.print(report_custody.availability_line(check_), markup=False)
+                if gone := report_custody.gone_text(summary):
+                    out.print(f"             {gone}", markup=False)
+    if unknown:
         raise SystemExit(ExitCode.PARTIAL)
 
 
