@@ -9,8 +9,13 @@ The Python API mirrors the CLI::
             print(result.status, result.path)
         query, matches = find_matches(archive, "suspect_copy.mp4")
         target, cluster = build_timeline(archive, "suspect_copy.mp4")
+        report = check_archive(archive)        # fixity: report.problems, [] when intact
 """
 
+from .custody.availability import recheck_urls
+from .custody.bags import export_bag, verify_bag
+from .custody.fixity import check_archive
+from .custody.timestamps import stamp_captures
 from .errors import (
     ArchiveError,
     BadInputError,
@@ -50,7 +55,6 @@ from .pipeline import (
     verify_urls,
 )
 from .settings import Settings, load_settings
-from .custody.fixity import check_archive  # noqa: E402  (after the pipeline it uses)
 
 __version__ = "0.1.0"
 
@@ -85,10 +89,14 @@ __all__ = [
     "archive_urls",
     "build_timeline",
     "check_archive",
+    "export_bag",
     "find_matches",
     "list_clusters",
     "load_settings",
     "media_info",
     "open_archive",
+    "recheck_urls",
+    "stamp_captures",
+    "verify_bag",
     "verify_urls",
 ]

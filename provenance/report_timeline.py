@@ -204,7 +204,7 @@ def cluster_text(cluster: Cluster) -> tuple[list[str], list[TextTable], list[str
 
 
 def gone_text(availability: Availability | None) -> str | None:
-    """"removed between T1 and T2" for people, once rechecks found the post gone; None while it is up."""
+    """ "removed between T1 and T2" for people, once rechecks found the post gone; None while it is up."""
     a = availability
     if a is None or a.first_seen_gone is None:
         return None

@@ -22,7 +22,7 @@ def _quick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def recheck(capsys, root: Path, *args: str) -> tuple[int, dict[str, dict]]:
-    code, out, err = run(capsys, "--archive", str(root), "recheck", *args, "--json")
+    code, out, _err = run(capsys, "--archive", str(root), "recheck", *args, "--json")
     return code, {line["url"].rsplit("/", 1)[-1]: line for line in json_lines(out)}
 
 
@@ -85,8 +85,12 @@ def test_takedowns_are_told_apart_and_dated(capsys, tmp_path: Path, fake_site: F
     code, out, _ = run(capsys, "--archive", str(root), "earliest", fake_site.url("/re/removed"))
     assert code == 0 and f"{fake_site.url('/re/removed')}: removed between" in out
     report = tmp_path / "report.html"
-    code, _, _ = run(capsys, "--archive", str(root), "report", fake_site.url("/re/removed"), "-o", str(report))
-    assert code == 0 and "removed between" in report.read_text() and "account gone between" in report.read_text()
+    code, _, _ = run(
+        capsys, "--archive", str(root), "report", fake_site.url("/re/removed"), "-o", str(report)
+    )
+    assert (
+        code == 0 and "removed between" in report.read_text() and "account gone between" in report.read_text()
+    )
 
     # Back up again: available, and the history keeps the takedown.
     fake_site.add_page("/re/removed", json_ld_page(fake_site, "removed", "/media/clip.mp4"))

@@ -21,7 +21,10 @@ from provenance import open_archive
 
 @pytest.fixture(scope="module")
 def case_archive(
-    tmp_path_factory: pytest.TempPathFactory, fake_site: FakeSite, openssl_tsa: OpensslTSA, test_ca: LoopbackCA
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_site: FakeSite,
+    openssl_tsa: OpensslTSA,
+    test_ca: LoopbackCA,
 ) -> tuple[Path, dict[str, str]]:
     """A source, an excerpt of it and an unrelated clip, archived with their pages and stamped."""
     folder = tmp_path_factory.mktemp("bags")
@@ -32,7 +35,9 @@ def case_archive(
     urls = {}
     for name, clip in (("source", source), ("excerpt", excerpt), ("unrelated", unrelated)):
         fake_site.add_file(f"/bag/media/{name}.mp4", clip, "video/mp4")
-        urls[name] = fake_site.add_page(f"/bag/{name}", json_ld_page(fake_site, name, f"/bag/media/{name}.mp4"))
+        urls[name] = fake_site.add_page(
+            f"/bag/{name}", json_ld_page(fake_site, name, f"/bag/media/{name}.mp4")
+        )
     root = folder / "archive"
     root.mkdir()
     (root / "provenance.toml").write_text(
@@ -60,7 +65,9 @@ def export(capsys, root: Path, target: str, out: Path) -> tuple[int, dict, str]:
     return code, lines[0] if lines else {}, err
 
 
-def test_a_bag_holds_one_cluster_and_verifies(capsys, tmp_path: Path, case_archive, test_ca: LoopbackCA) -> None:
+def test_a_bag_holds_one_cluster_and_verifies(
+    capsys, tmp_path: Path, case_archive, test_ca: LoopbackCA
+) -> None:
     root, urls = case_archive
     bag = tmp_path / "case"
     code, made, err = export(capsys, root, urls["excerpt"], bag)
@@ -89,7 +96,9 @@ def test_a_bag_holds_one_cluster_and_verifies(capsys, tmp_path: Path, case_archi
 
 
 @pytest.mark.parametrize("edit", ["flip", "grow", "add", "remove"])
-def test_a_bag_edited_after_export_is_refused_naming_the_file(capsys, tmp_path: Path, case_archive, edit: str) -> None:
+def test_a_bag_edited_after_export_is_refused_naming_the_file(
+    capsys, tmp_path: Path, case_archive, edit: str
+) -> None:
     root, urls = case_archive
     bag = tmp_path / "case"
     assert export(capsys, root, urls["source"], bag)[0] == 0
@@ -101,14 +110,16 @@ def test_a_bag_edited_after_export_is_refused_naming_the_file(capsys, tmp_path: 
         data[1000] ^= 0x20
         victim.write_bytes(bytes(data))
     elif edit == "grow":
-        (bag / "data" / "report.html").write_text((bag / "data" / "report.html").read_text() + "<!-- edited -->")
+        (bag / "data" / "report.html").write_text(
+            (bag / "data" / "report.html").read_text() + "<!-- edited -->"
+        )
         rel = "data/report.html"
     elif edit == "add":
         (bag / "data" / "note.txt").write_text("added later")
         rel = "data/note.txt"
     else:
         victim.unlink()
-    code, out, err = run(capsys, "verify-bag", str(bag), "--json")
+    code, out, _err = run(capsys, "verify-bag", str(bag), "--json")
     result = json_lines(out)[0]
     assert code == 1 and result["valid"] is False
     assert rel in {p["path"] for p in result["problems"]}, result["problems"]
@@ -129,7 +140,9 @@ def test_a_damaged_archive_file_is_not_exported(capsys, tmp_path: Path, case_arc
     assert not (tmp_path / "case").exists() and not list(tmp_path.glob(".case.partial-*"))
 
 
-def test_export_refuses_a_folder_in_use_and_verify_bag_a_non_bag(capsys, tmp_path: Path, case_archive) -> None:
+def test_export_refuses_a_folder_in_use_and_verify_bag_a_non_bag(
+    capsys, tmp_path: Path, case_archive
+) -> None:
     root, urls = case_archive
     busy = tmp_path / "busy"
     busy.mkdir()

@@ -55,13 +55,25 @@ def test_a_capture_is_stamped_and_the_token_verifies(
         assert entries[f"{row['capture']['folder']}/{item['name']}"] == item["sha256"]
     assert stamp["manifest_sha256"] == sha256_file(manifest)
     for key in ("token_path", "chain_path", "verification_path"):
-        assert (root / stamp[key]).is_file() and stamp[key].startswith(row["capture"]["folder"] + "/timestamps/")
+        assert (root / stamp[key]).is_file() and stamp[key].startswith(
+            row["capture"]["folder"] + "/timestamps/"
+        )
 
     # Anyone can check it with openssl alone.
     proc = subprocess.run(
-        [OPENSSL or "openssl", "ts", "-verify", "-in", str(root / stamp["token_path"]), "-data", str(manifest),
-         "-CAfile", str(test_ca.root_pem)],
-        capture_output=True, text=True,
+        [
+            OPENSSL or "openssl",
+            "ts",
+            "-verify",
+            "-in",
+            str(root / stamp["token_path"]),
+            "-data",
+            str(manifest),
+            "-CAfile",
+            str(test_ca.root_pem),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0 and "Verification: OK" in proc.stdout
 
@@ -71,7 +83,9 @@ def test_a_capture_is_stamped_and_the_token_verifies(
     assert len(openssl_tsa.queries) == asked + 1
 
 
-def test_a_changed_manifest_does_not_verify(tmp_path: Path, openssl_tsa: OpensslTSA, test_ca: LoopbackCA) -> None:
+def test_a_changed_manifest_does_not_verify(
+    tmp_path: Path, openssl_tsa: OpensslTSA, test_ca: LoopbackCA
+) -> None:
     from provenance.custody.timestamps import request_token
 
     manifest = b"# provenance capture manifest 1\n" + b"ab" * 32 + b"  media/ab/cd/x.mp4\n"
@@ -114,7 +128,9 @@ def test_every_configured_tsa_gives_its_own_token(
         configure(root, openssl_tsa.url, python_tsa)  # no ca_files: the roots are not known here
         row = archived(capsys, root, fake_site.url("/watch/html5"), "--timestamp")
     by_tsa = {s["tsa_url"]: s for s in row["timestamps"]}
-    assert set(by_tsa) == {openssl_tsa.url, python_tsa} and all(s["state"] == "stamped" for s in by_tsa.values())
+    assert set(by_tsa) == {openssl_tsa.url, python_tsa} and all(
+        s["state"] == "stamped" for s in by_tsa.values()
+    )
     # The Python TSA sends its root in the token: verified, though not against a trusted root.
     assert by_tsa[python_tsa]["verified"] is True and by_tsa[python_tsa]["root_trusted"] is False
     # openssl's sends only its own certificate: the imprint is checked, the chain cannot be.
@@ -124,9 +140,19 @@ def test_every_configured_tsa_gives_its_own_token(
     token = Path(tmp_path / "archive" / by_tsa[python_tsa]["token_path"])
     (tmp_path / "root.pem").write_bytes(authority.root_pem())
     proc = subprocess.run(
-        [OPENSSL or "openssl", "ts", "-verify", "-in", str(token), "-data",
-         str(tmp_path / "archive" / by_tsa[python_tsa]["manifest_path"]), "-CAfile", str(tmp_path / "root.pem")],
-        capture_output=True, text=True,
+        [
+            OPENSSL or "openssl",
+            "ts",
+            "-verify",
+            "-in",
+            str(token),
+            "-data",
+            str(tmp_path / "archive" / by_tsa[python_tsa]["manifest_path"]),
+            "-CAfile",
+            str(tmp_path / "root.pem"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import lavfi_clip
 from fakesite import FakeSite
 from fakesite import fake_site as fake_site  # the fixture, used by name
+from test_cli import json_lines, run
 from tsa import openssl_tsa as openssl_tsa  # the fixtures, used by name
 from tsa import test_ca as test_ca
-from test_cli import json_lines, run
 
 from provenance import check_archive, open_archive
 from provenance.pipeline import add_files, archive_urls, keyframes_of
@@ -47,7 +47,11 @@ def check(capsys, root: Path, *args: str) -> tuple[int, list[dict], str]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file() and "catalog" not in p.name}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "catalog" not in p.name
+    }
 
 
 def test_an_intact_archive_checks_clean(capsys, archive_copy: Path) -> None:

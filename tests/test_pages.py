@@ -52,7 +52,9 @@ def records(warc: Path) -> list:
         ]
 
 
-def test_archive_keeps_the_page_as_the_server_sent_it(capsys, tmp_path: Path, fake_site: FakeSite, post: str) -> None:
+def test_archive_keeps_the_page_as_the_server_sent_it(
+    capsys, tmp_path: Path, fake_site: FakeSite, post: str
+) -> None:
     root = tmp_path / "archive"
     code, out, err = run(capsys, "--archive", str(root), "archive", post, "--page", "--json")
     assert code == 0, err
@@ -71,12 +73,18 @@ def test_archive_keeps_the_page_as_the_server_sent_it(capsys, tmp_path: Path, fa
     served = next(body for kind, uri, body, _ in found if kind == "response" and uri == post)
     assert served == fake_site.routes["/watch/with-page"].body  # the bytes the server sent
     css = next(r for kind, uri, _, r in found if kind == "response" and uri.endswith("site.css"))
-    assert css.http_headers.get_statuscode() == "200" and css.http_headers.get_header("Content-Type") == "text/css"
+    assert (
+        css.http_headers.get_statuscode() == "200"
+        and css.http_headers.get_header("Content-Type") == "text/css"
+    )
 
     assert pages.validate_wacz(root / kept["wacz_path"])  # `wacz validate`, the package's own check
     with open_archive(root, mode="inspect") as archive:
         report = check_archive(archive)
-        assert report.clean and {k.path for k in archive.catalog.kept_files()} >= {kept["warc_path"], kept["wacz_path"]}
+        assert report.clean and {k.path for k in archive.catalog.kept_files()} >= {
+            kept["warc_path"],
+            kept["wacz_path"],
+        }
 
     if not CHROMIUM.exists():
         assert kept["screenshot_path"] is None and any("not installed" in n for n in kept["notes"])
@@ -92,7 +100,7 @@ def test_without_chromium_the_page_is_kept_and_a_note_says_so(
     capsys, tmp_path: Path, fake_site: FakeSite, post: str, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     monkeypatch.setenv("PROVENANCE_PAGE_CHROMIUM", str(tmp_path / "no-chromium"))
-    code, out, err = run(capsys, "--archive", str(tmp_path / "a"), "archive", post, "--page", "--json")
+    code, out, _err = run(capsys, "--archive", str(tmp_path / "a"), "archive", post, "--page", "--json")
     (row,) = json_lines(out)
     assert code == 0 and row["page"]["screenshot_path"] is None and row["page"]["wacz_path"]
     assert any("no screenshot" in note for note in row["page"]["notes"])
@@ -120,23 +128,37 @@ def _tls_site(tmp_path: Path, body: bytes) -> tuple[ThreadingHTTPServer, Path, s
     root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "page test root")])
     root = (
-        x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name).public_key(root_key.public_key())
-        .serial_number(1).not_valid_before(now).not_valid_after(now + timedelta(days=2))
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(root_key, hashes.SHA256())
     )
     leaf = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(root_name).public_key(key.public_key()).serial_number(2)
-        .not_valid_before(now).not_valid_after(now + timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .sign(root_key, hashes.SHA256())
     )
     pem = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
     (tmp_path / "root.pem").write_bytes(pem(root))
     (tmp_path / "server.pem").write_bytes(pem(leaf))
     (tmp_path / "server.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     site = FakeSite()
     site.add_page("/secure", body.decode())
@@ -166,5 +188,7 @@ def test_an_https_page_keeps_the_server_certificate_chain(tmp_path: Path) -> Non
     chain = x509.load_pem_x509_certificates(meta[0])
     assert [c.subject.rfc4514_string() for c in chain] == ["CN=127.0.0.1", "CN=page test root"]
     response = next(r for kind, _, _, r in found if kind == "response")
-    assert meta[1].rec_headers.get_header("WARC-Concurrent-To") == response.rec_headers.get_header("WARC-Record-ID")
+    assert meta[1].rec_headers.get_header("WARC-Concurrent-To") == response.rec_headers.get_header(
+        "WARC-Record-ID"
+    )
     assert io.BytesIO  # warcio reads the gzip members back: the file is a valid WARC

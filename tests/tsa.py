@@ -63,21 +63,77 @@ class LoopbackCA:
         (folder / "serial").write_text("01\n")
         (folder / "ts.cnf").write_text(TS_CONFIG.format(serial=folder / "serial"))
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-        _openssl("req", "-x509", *ec, "-keyout", "root.key", "-out", "root.pem", "-days", "30",
-                 "-subj", "/O=provenance tests/CN=test TSA root", "-config", "ts.cnf", "-extensions", "ca_ext",
-                 cwd=folder)
-        _openssl("req", "-new", *ec, "-keyout", "tsa.key", "-out", "tsa.csr", "-subj",
-                 "/O=provenance tests/CN=test TSA", cwd=folder)
-        _openssl("x509", "-req", "-in", "tsa.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial",
-                 "-days", "30", "-out", "tsa.pem", "-extfile", "ts.cnf", "-extensions", "tsa_ext", cwd=folder)
+        _openssl(
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/O=provenance tests/CN=test TSA root",
+            "-config",
+            "ts.cnf",
+            "-extensions",
+            "ca_ext",
+            cwd=folder,
+        )
+        _openssl(
+            "req",
+            "-new",
+            *ec,
+            "-keyout",
+            "tsa.key",
+            "-out",
+            "tsa.csr",
+            "-subj",
+            "/O=provenance tests/CN=test TSA",
+            cwd=folder,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            "tsa.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-out",
+            "tsa.pem",
+            "-extfile",
+            "ts.cnf",
+            "-extensions",
+            "tsa_ext",
+            cwd=folder,
+        )
         return LoopbackCA(folder)
 
     def reply(self, query: bytes) -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             q, r = Path(tmp) / "q.tsq", Path(tmp) / "r.tsr"
             q.write_bytes(query)
-            _openssl("ts", "-reply", "-config", "ts.cnf", "-queryfile", str(q), "-signer", "tsa.pem",
-                     "-inkey", "tsa.key", "-out", str(r), cwd=self.folder)
+            _openssl(
+                "ts",
+                "-reply",
+                "-config",
+                "ts.cnf",
+                "-queryfile",
+                str(q),
+                "-signer",
+                "tsa.pem",
+                "-inkey",
+                "tsa.key",
+                "-out",
+                str(r),
+                cwd=self.folder,
+            )
             return r.read_bytes()
 
 

@@ -308,7 +308,15 @@ class Catalog(CustodyQueries):
                 "INSERT INTO keyframes (sha256, t_ms, shot_index, sharpness, path, settings_key, file_sha256)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (sha256, k.t_ms, k.shot_index, k.sharpness, str(k.path), settings_key, sums.get(str(k.path)))
+                    (
+                        sha256,
+                        k.t_ms,
+                        k.shot_index,
+                        k.sharpness,
+                        str(k.path),
+                        settings_key,
+                        sums.get(str(k.path)),
+                    )
                     for k in keyframes
                 ],
             )

@@ -35,7 +35,9 @@ class CustodyQueries:
             for row in self.db.execute("SELECT path, sha256, size_bytes FROM media ORDER BY path")
         ]
         for folder, files in self.db.execute("SELECT folder, files FROM captures ORDER BY folder"):
-            found += [KeptFile(f"{folder}/{name}", "capture", sha, None, folder) for name, sha in json.loads(files)]
+            found += [
+                KeptFile(f"{folder}/{name}", "capture", sha, None, folder) for name, sha in json.loads(files)
+            ]
         found += [
             KeptFile(row[0], row[3], row[1], row[2], row[4])
             for row in self.db.execute(
@@ -68,13 +70,15 @@ class CustodyQueries:
                 f"DELETE FROM matches WHERE query_sha256 IN ({marks}) OR ref_sha256 IN ({marks})",
                 (*wanted, *wanted),
             ).rowcount
-            count += self.db.execute(f"DELETE FROM match_runs WHERE query_sha256 IN ({marks})", wanted).rowcount
+            count += self.db.execute(
+                f"DELETE FROM match_runs WHERE query_sha256 IN ({marks})", wanted
+            ).rowcount
         return count
 
     def _record_files(self, folder: str, role: str, files: Sequence[tuple[str, str, int]]) -> None:
         self.db.executemany(
-            "INSERT OR REPLACE INTO custody_files (path, sha256, size_bytes, role, capture_folder, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO custody_files (path, sha256, size_bytes, role, capture_folder,"
+            " recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
             [(path, sha, size, role, folder, utc_iso(datetime.now(UTC))) for path, sha, size in files],
         )
 
@@ -129,8 +133,9 @@ class CustodyQueries:
         with self._transaction():
             self._record_files(stamp.capture_folder, "timestamp", files)
             self.db.execute(
-                "INSERT INTO timestamps (capture_folder, capture_id, tsa_url, state, attempted_at, manifest_path,"
-                " manifest_sha256, token_path, chain_path, verification_path, verification, error)"
+                "INSERT INTO timestamps (capture_folder, capture_id, tsa_url, state, attempted_at,"
+                " manifest_path, manifest_sha256, token_path, chain_path, verification_path, verification,"
+                " error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     stamp.capture_folder,
@@ -157,7 +162,9 @@ class CustodyQueries:
 
     def stamped_tsas(self) -> set[tuple[str, str]]:
         """{(capture folder, TSA URL)} of every capture already stamped by that TSA."""
-        rows = self.db.execute("SELECT DISTINCT capture_folder, tsa_url FROM timestamps WHERE state = 'stamped'")
+        rows = self.db.execute(
+            "SELECT DISTINCT capture_folder, tsa_url FROM timestamps WHERE state = 'stamped'"
+        )
         return {(row[0], row[1]) for row in rows}
 
     # -- availability ----------------------------------------------------------------------------
@@ -165,11 +172,19 @@ class CustodyQueries:
     def record_availability(self, checks: Iterable[AvailabilityCheck]) -> None:
         with self._transaction():
             self.db.executemany(
-                "INSERT INTO availability (capture_id, url, checked_at, status, http_status, words, duration_s,"
-                " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO availability (capture_id, url, checked_at, status, http_status, words,"
+                " duration_s, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (c.capture_id, c.url, utc_iso(c.checked_at), c.status, c.http_status, c.words, c.duration_s,
-                     c.detail)
+                    (
+                        c.capture_id,
+                        c.url,
+                        utc_iso(c.checked_at),
+                        c.status,
+                        c.http_status,
+                        c.words,
+                        c.duration_s,
+                        c.detail,
+                    )
                     for c in checks
                 ],
             )
@@ -206,7 +221,9 @@ class CustodyQueries:
                 last_seen = max(last_seen, check.checked_at)
         first_gone = None
         if latest.status in GONE:
-            first_gone = next((c.checked_at for c in history if c.status in GONE and c.checked_at >= last_seen), None)
+            first_gone = next(
+                (c.checked_at for c in history if c.status in GONE and c.checked_at >= last_seen), None
+            )
         return Availability(
             status=latest.status,
             checked_at=latest.checked_at,

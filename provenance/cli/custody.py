@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .. import pipeline, report_custody
-from ..custody.availability import recheck
+from ..custody.availability import recheck_urls
 from ..custody.bags import export_bag, verify_bag
 from ..custody.fixity import check_archive
 from ..custody.timestamps import stamp_captures
@@ -82,7 +82,9 @@ def check(state: State, sample: float, seed: int | None, repair: bool, as_json: 
         if as_json:
             emit_json(report_custody.repair_record(action))
         else:
-            out.print(f"repaired   {action.path}: {action.action.replace('_', ' ')} ({action.detail})", markup=False)
+            out.print(
+                f"repaired   {action.path}: {action.action.replace('_', ' ')} ({action.detail})", markup=False
+            )
     if as_json:
         emit_json(report_custody.check_summary(result))
     else:
@@ -154,7 +156,7 @@ def recheck_command(state: State, urls: tuple[str, ...], every: bool, as_json: b
         raise click.UsageError("give archived URLs, or --all")
     unknown = 0
     with state.open("existing") as opened, progress_bar("rechecking", err.is_terminal) as on_event:
-        for check_ in recheck(opened, list(urls) or None, on_event=on_event):
+        for check_ in recheck_urls(opened, list(urls) or None, on_event=on_event):
             unknown += check_.status == "unknown"
             summary = opened.catalog.availability_of(check_.capture_id, check_.checked_at)
             captured = opened.catalog.captures(capture_id=check_.capture_id)
@@ -175,7 +177,11 @@ def recheck_command(state: State, urls: tuple[str, ...], every: bool, as_json: b
 @cli.command()
 @click.argument("target", metavar="CLUSTER_OR_URL")
 @click.option(
-    "--output", "-o", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+    "--output",
+    "-o",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
     help="The bag's folder (new or empty).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON line describing the bag.")
@@ -197,16 +203,17 @@ def export(state: State, target: str, out_dir: Path, as_json: bool) -> None:
     if as_json:
         emit_json(report_custody.export_record(bag))
     else:
-        out.print(
-            f"bag: {bag.path} (cluster {bag.cluster_id[:16]}: {len(bag.members)} media, {bag.captures} captures,"
-            f" {bag.timestamps} time-stamps, {bag.pages} pages; {bag.files} files, {bag.bytes_total / 1e6:.1f} MB)",
-            markup=False,
-        )
+        what = f"{len(bag.members)} media, {bag.captures} captures"
+        what += f", {bag.timestamps} time-stamps, {bag.pages} pages"
+        size = f"{bag.files} files, {bag.bytes_total / 1e6:.1f} MB"
+        out.print(f"bag: {bag.path} (cluster {bag.cluster_id[:16]}: {what}; {size})", markup=False)
 
 
 @cli.command(name="verify-bag")
 @click.argument("bag_dir", metavar="BAG", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--ca-file", "ca_files", multiple=True, metavar="PEM", help="Roots trusted for the time-stamps.")
+@click.option(
+    "--ca-file", "ca_files", multiple=True, metavar="PEM", help="Roots trusted for the time-stamps."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: valid, files, problems.")
 def verify_bag_command(bag_dir: Path, ca_files: tuple[str, ...], as_json: bool) -> None:
     """Check a received bag: every file against its manifest, every time-stamp over its manifest.
@@ -226,7 +233,9 @@ def verify_bag_command(bag_dir: Path, ca_files: tuple[str, ...], as_json: bool) 
         for problem in result.problems:
             out.print(f"invalid  {problem.path}: {problem.detail}", markup=False)
         verdict = "valid" if result.valid else f"INVALID ({len(result.problems)} problems)"
-        stamps = f"; {result.timestamps_verified} of {result.timestamps_checked} time-stamps verified to a root"
+        stamps = (
+            f"; {result.timestamps_verified} of {result.timestamps_checked} time-stamps verified to a root"
+        )
         err.print(f"{result.path}: {verdict}: {result.files} files{stamps}", markup=False)
     if not result.valid:
         raise SystemExit(ExitCode.PARTIAL)

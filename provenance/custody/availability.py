@@ -14,6 +14,7 @@ Requests run on `recheck.jobs` threads with at most one request per host every
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -108,10 +109,8 @@ def page_words(url: str, timeout_s: float, user_agent: str) -> str | None:
     except (urllib.error.URLError, OSError, ValueError):
         return None
     parser = _Words()
-    try:
+    with contextlib.suppress(Exception):  # a broken page: what was read before the break
         parser.feed(body.decode("utf-8", errors="replace"))
-    except Exception:  # a broken page: what was read before the break
-        pass
     return " / ".join(dict.fromkeys(parser.parts))[:400] or None
 
 
@@ -127,14 +126,18 @@ def _served_size(url: str, timeout_s: float, user_agent: str) -> int | None:
 
 
 def _changed(
-    capture: Capture, media: ArchivedMedia | None, state: download.PostState, opts: RecheckSettings, agent: str
+    capture: Capture,
+    media: ArchivedMedia | None,
+    state: download.PostState,
+    opts: RecheckSettings,
+    agent: str,
 ) -> str | None:
     """Why the post now serves other media than was archived; None when nothing says so."""
     if state.capture_id != capture.capture_id:
         return f"the address now shows another post ({state.capture_id})"
-    if state.duration_s is not None and capture.duration_s is not None:
-        if abs(state.duration_s - capture.duration_s) > opts.duration_tolerance_s:
-            return f"the platform now gives {state.duration_s:g} s, {capture.duration_s:g} s when archived"
+    before, now = capture.duration_s, state.duration_s
+    if before is not None and now is not None and abs(now - before) > opts.duration_tolerance_s:
+        return f"the platform now gives {now:g} s, {before:g} s when archived"
     direct = state.media_url and (state.media_protocol or "http") not in _MANIFEST_PROTOCOLS
     archived_direct = capture.http_status in (200, 206) and media is not None
     if direct and archived_direct:
@@ -168,10 +171,14 @@ def recheck_one(
         said = f"{exc.message} {words or ''}"
         if status != "unknown" and ACCOUNT_GONE.search(said):
             status = "account_gone"
-        return AvailabilityCheck(capture.capture_id, url, checked_at, status, http, words or exc.message, None, exc.kind)
+        return AvailabilityCheck(
+            capture.capture_id, url, checked_at, status, http, words or exc.message, None, exc.kind
+        )
     why = _changed(capture, media, state, archive.settings.recheck, agent)
     status: AvailabilityStatus = "changed" if why else "available"
-    return AvailabilityCheck(capture.capture_id, url, checked_at, status, 200, None, state.duration_s, why or "")
+    return AvailabilityCheck(
+        capture.capture_id, url, checked_at, status, 200, None, state.duration_s, why or ""
+    )
 
 
 def posts_to_recheck(archive: Archive, urls: Sequence[str] | None) -> list[Capture]:
@@ -183,12 +190,14 @@ def posts_to_recheck(archive: Archive, urls: Sequence[str] | None) -> list[Captu
     for url in urls:
         found = archive.catalog.captures(url=url)
         if not found:
-            raise BadInputError(f"{url}: not an archived URL", hint="archive it first, or see `provenance list`")
+            raise BadInputError(
+                f"{url}: not an archived URL", hint="archive it first, or see `provenance list`"
+            )
         chosen[found[-1].capture_id] = found[-1]
     return list(chosen.values())
 
 
-def recheck(
+def recheck_urls(
     archive: Archive, urls: Sequence[str] | None = None, *, on_event: OnEvent | None = None
 ) -> Iterator[AvailabilityCheck]:
     """Recheck the posts (of ``urls``, else all); yield each answer once it is in the history."""

@@ -67,12 +67,18 @@ def find_cluster(archive: Archive, target: str, on_event: OnEvent | None = None)
     from ..pipeline.clusters import build_timeline, list_clusters
 
     if _HEX.fullmatch(target.lower()):
-        found = [c for c in list_clusters(archive, singletons=True, on_event=on_event) if c.cluster_id.startswith(target.lower())]
+        found = [
+            c
+            for c in list_clusters(archive, singletons=True, on_event=on_event)
+            if c.cluster_id.startswith(target.lower())
+        ]
         if len(found) == 1:
             return found[0]
     _, cluster = build_timeline(archive, target, on_event=on_event)
     if cluster is None:
-        raise BadInputError(f"{target}: no archived media shares this footage", hint="give a cluster id or an archived URL")
+        raise BadInputError(
+            f"{target}: no archived media shares this footage", hint="give a cluster id or an archived URL"
+        )
     return cluster
 
 
@@ -92,8 +98,12 @@ def _case(archive: Archive, cluster: Cluster, captures: list[Any]) -> dict[str, 
                 "captured_at": utc_iso(c.captured_at),
                 "files": [{"name": n, "sha256": s} for n, s in c.files],
                 "page": page_record(archive.catalog.page_of(c.folder or "")),
-                "timestamps": [stamp_record(s, c.url) for s in archive.catalog.stamps(c.folder, stamped_only=True)],
-                "availability": [availability_check_record(a) for a in archive.catalog.availability_history(c.capture_id)],
+                "timestamps": [
+                    stamp_record(s, c.url) for s in archive.catalog.stamps(c.folder, stamped_only=True)
+                ],
+                "availability": [
+                    availability_check_record(a) for a in archive.catalog.availability_history(c.capture_id)
+                ],
             }
             for c in captures
         ],
@@ -114,7 +124,8 @@ def export_bag(archive: Archive, target: str, out: Path, *, on_event: OnEvent | 
     wanted = [
         k
         for k in archive.catalog.kept_files()
-        if (k.role == "media" and k.owner in members) or (k.role in ("capture", "page", "timestamp") and k.owner in folders)
+        if (k.role == "media" and k.owner in members)
+        or (k.role in ("capture", "page", "timestamp") and k.owner in folders)
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
     work = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
@@ -123,7 +134,9 @@ def export_bag(archive: Archive, target: str, out: Path, *, on_event: OnEvent | 
         total = sum(_copy_verified(archive.root / k.path, work / k.path, k.sha256, k.path) for k in wanted)
         evidence = gather_evidence(archive, cluster.likely_original, on_event=on_event)
         write_html(evidence, work / REPORT_NAME)
-        (work / CASE_NAME).write_text(json.dumps(_case(archive, cluster, captures), indent=2, ensure_ascii=False) + "\n")
+        (work / CASE_NAME).write_text(
+            json.dumps(_case(archive, cluster, captures), indent=2, ensure_ascii=False) + "\n"
+        )
         info = {
             "Source-Organization": "provenance",
             "Bag-Software-Agent": f"provenance {__version__} (bagit {bagit.VERSION})",
@@ -140,14 +153,25 @@ def export_bag(archive: Archive, target: str, out: Path, *, on_event: OnEvent | 
         shutil.rmtree(work, ignore_errors=True)
     stamps = sum(len(archive.catalog.stamps(c.folder, stamped_only=True)) for c in captures)
     pages = sum(1 for c in captures if archive.catalog.page_of(c.folder or ""))
-    return ExportedBag(str(out), cluster.cluster_id, tuple(sorted(members)), len(wanted) + 2, total, len(captures), stamps, pages)
+    return ExportedBag(
+        str(out),
+        cluster.cluster_id,
+        tuple(sorted(members)),
+        len(wanted) + 2,
+        total,
+        len(captures),
+        stamps,
+        pages,
+    )
 
 
 def _detail_problems(error: bagit.BagValidationError) -> list[BagProblem]:
     found = []
     for d in error.details or []:
         if isinstance(d, bagit.ChecksumMismatch):
-            found.append(BagProblem(d.path, f"changed: {d.algorithm} {d.found}, the manifest says {d.expected}"))
+            found.append(
+                BagProblem(d.path, f"changed: {d.algorithm} {d.found}, the manifest says {d.expected}")
+            )
         elif isinstance(d, bagit.FileMissing):
             found.append(BagProblem(d.path, "in the manifest, missing from the bag"))
         elif isinstance(d, bagit.UnexpectedFile):
@@ -224,19 +248,28 @@ def _verify_stamps(path: Path, case: Path, roots: list, entries: dict) -> tuple[
     problems = []
     for capture in captures:
         for stamp in capture.get("timestamps", []):
-            token, manifest = path / "data" / str(stamp["token_path"]), path / "data" / str(stamp["manifest_path"])
+            token, manifest = (
+                path / "data" / str(stamp["token_path"]),
+                path / "data" / str(stamp["manifest_path"]),
+            )
             checked += 1
             try:
                 result = verify_token(token.read_bytes(), manifest.read_bytes(), roots)
             except OSError:
-                problems.append(BagProblem(f"data/{stamp['token_path']}", "a listed time-stamp token is missing"))
+                problems.append(
+                    BagProblem(f"data/{stamp['token_path']}", "a listed time-stamp token is missing")
+                )
                 continue
             if not (result.verified or unchecked(result)):
-                problems.append(BagProblem(f"data/{stamp['token_path']}", f"does not verify: {result.detail}"))
+                problems.append(
+                    BagProblem(f"data/{stamp['token_path']}", f"does not verify: {result.detail}")
+                )
                 continue
             verified += result.verified
             for rel, sha in manifest_entries(manifest.read_bytes()):
                 listed = entries.get(f"data/{rel}", {}).get("sha256")
                 if listed != sha:
-                    problems.append(BagProblem(f"data/{rel}", f"not the file stamped in {stamp['manifest_path']}"))
+                    problems.append(
+                        BagProblem(f"data/{rel}", f"not the file stamped in {stamp['manifest_path']}")
+                    )
     return checked, verified, problems

@@ -96,7 +96,9 @@ def _stat_problem(root: Path, kept: KeptFile) -> CheckProblem | None:
     try:
         stat = path.stat()
     except FileNotFoundError:
-        return CheckProblem("missing", kept.path, kept.role, "recorded in the catalog, not on disk", kept.sha256)
+        return CheckProblem(
+            "missing", kept.path, kept.role, "recorded in the catalog, not on disk", kept.sha256
+        )
     except OSError as exc:
         return CheckProblem("unreadable", kept.path, kept.role, exc.strerror or str(exc), kept.sha256)
     if not path.is_file():
@@ -112,7 +114,9 @@ def _hashed_problem(kept: KeptFile, result: tuple[str, int] | OSError) -> CheckP
         return CheckProblem("unreadable", kept.path, kept.role, result.strerror or str(result), kept.sha256)
     sha, _ = result
     if kept.sha256 is not None and sha != kept.sha256:
-        return CheckProblem("changed", kept.path, kept.role, "the bytes are not the ones recorded", kept.sha256, sha)
+        return CheckProblem(
+            "changed", kept.path, kept.role, "the bytes are not the ones recorded", kept.sha256, sha
+        )
     return None
 
 
@@ -142,7 +146,9 @@ def _staging(root: Path) -> list[CheckProblem]:
         pid = leftover.name.split("-", 1)[0]
         if pid.isdigit() and _alive(int(pid)):
             continue  # a run that is still going
-        found.append(CheckProblem("staging", leftover.relative_to(root).as_posix(), "staging", "left by a killed run"))
+        found.append(
+            CheckProblem("staging", leftover.relative_to(root).as_posix(), "staging", "left by a killed run")
+        )
     return found
 
 
@@ -188,7 +194,8 @@ def check_archive(
     kept = archive.catalog.kept_files()
     by_path = {k.path: k for k in kept}
     problems: list[CheckProblem] = [
-        CheckProblem("catalog", "catalog.sqlite", "other", line) for line in archive.catalog.integrity_problems()
+        CheckProblem("catalog", "catalog.sqlite", "other", line)
+        for line in archive.catalog.integrity_problems()
     ]
     present = []
     for k in by_path.values():
@@ -235,7 +242,9 @@ def repair_derived(archive: Archive, problems: list[CheckProblem]) -> list[Repai
     from ..settings import settings_key
 
     actions: list[RepairAction] = []
-    damaged_media = {p.path for p in problems if p.role == "media" and p.kind in ("missing", "changed", "unreadable")}
+    damaged_media = {
+        p.path for p in problems if p.role == "media" and p.kind in ("missing", "changed", "unreadable")
+    }
     owners = {k.path: k.owner for k in archive.catalog.kept_files()}
     for problem in problems:
         path = archive.root / problem.path
@@ -246,7 +255,9 @@ def repair_derived(archive: Archive, problems: list[CheckProblem]) -> list[Repai
             path.unlink(missing_ok=True)
             actions.append(RepairAction("removed_stray_keyframe", problem.path, "derived file with no row"))
     broken_keyframes = {
-        owners[p.path] for p in problems if p.role == "keyframe" and p.kind in ("missing", "changed", "unreadable")
+        owners[p.path]
+        for p in problems
+        if p.role == "keyframe" and p.kind in ("missing", "changed", "unreadable")
     }
     for sha in sorted(broken_keyframes):
         media = archive.catalog.get_media(sha)
@@ -254,8 +265,14 @@ def repair_derived(archive: Archive, problems: list[CheckProblem]) -> list[Repai
             continue  # keyframes of damaged media would show the damage: restore the media first
         archive.catalog.record_keyframes(sha, settings_key(archive.settings.keyframes), [])
         found = keyframes_of(archive, sha).keyframes
-        actions.append(RepairAction("reexported_keyframes", f"keyframes/{sha}", f"{len(found)} keyframes from intact media"))
+        actions.append(
+            RepairAction(
+                "reexported_keyframes", f"keyframes/{sha}", f"{len(found)} keyframes from intact media"
+            )
+        )
     for sha in sorted({owners[p] for p in damaged_media if p in owners}):
         if dropped := archive.catalog.drop_matches_of([sha]):
-            actions.append(RepairAction("dropped_matches", sha, f"{dropped} cached match rows of damaged media"))
+            actions.append(
+                RepairAction("dropped_matches", sha, f"{dropped} cached match rows of damaged media")
+            )
     return actions

@@ -127,7 +127,9 @@ class Stamp:
     error: str | None = None
 
 
-AvailabilityStatus = Literal["available", "removed", "private", "geo_blocked", "account_gone", "changed", "unknown"]
+AvailabilityStatus = Literal[
+    "available", "removed", "private", "geo_blocked", "account_gone", "changed", "unknown"
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,13 @@ WACZ_NAME = "page.wacz"
 SCREENSHOT_NAME = "screenshot.png"
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
-_SKIPPED_TYPES = ("video/", "audio/", "application/vnd.apple.mpegurl", "application/x-mpegurl", "application/dash")
+_SKIPPED_TYPES = (
+    "video/",
+    "audio/",
+    "application/vnd.apple.mpegurl",
+    "application/x-mpegurl",
+    "application/dash",
+)
 
 
 class _Tee(io.RawIOBase):
@@ -96,8 +102,12 @@ def _connection(url: str, opts: PageSettings) -> tuple[http.client.HTTPConnectio
         raise BadInputError(f"{url}: not an http(s) page")
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     if parts.scheme == "https":
-        context = ssl.create_default_context(cafile=opts.ca_file) if opts.ca_file else ssl.create_default_context()
-        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=opts.timeout_s, context=context), target
+        context = (
+            ssl.create_default_context(cafile=opts.ca_file) if opts.ca_file else ssl.create_default_context()
+        )
+        return http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=opts.timeout_s, context=context
+        ), target
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=opts.timeout_s), target
 
 
@@ -134,7 +144,11 @@ def fetch_recorded(url: str, opts: PageSettings, *, user_agent: str, limit_bytes
     conn.response_class = lambda sock, *a, **k: _Response(sock, *a, sink=received, **k)  # type: ignore[assignment]
     try:
         conn.putrequest("GET", target, skip_accept_encoding=True)
-        for name, value in (("User-Agent", user_agent), ("Accept", "*/*"), ("Accept-Encoding", "gzip, identity")):
+        for name, value in (
+            ("User-Agent", user_agent),
+            ("Accept", "*/*"),
+            ("Accept-Encoding", "gzip, identity"),
+        ):
             conn.putheader(name, value)
         conn.endheaders()
         response = conn.getresponse()
@@ -149,8 +163,17 @@ def fetch_recorded(url: str, opts: PageSettings, *, user_agent: str, limit_bytes
         raise BadInputError(f"{url}: the page could not be fetched ({exc})") from None
     finally:
         conn.close()
-    return Exchange(url, sent.getvalue(), received.getvalue(), response.status, response.headers,
-                    body[:limit_bytes], peer, chain, truncated)
+    return Exchange(
+        url,
+        sent.getvalue(),
+        received.getvalue(),
+        response.status,
+        response.headers,
+        body[:limit_bytes],
+        peer,
+        chain,
+        truncated,
+    )
 
 
 def decoded_body(exchange: Exchange, limit_bytes: int) -> bytes:
@@ -177,7 +200,9 @@ class _Links(HTMLParser):
         if tag == "img":
             self.found += [a["src"]] if a.get("src") else []
             self.found += [c.strip().split(" ")[0] for c in a.get("srcset", "").split(",") if c.strip()]
-        elif tag == "link" and {"stylesheet", "icon", "shortcut", "preload"} & set(a.get("rel", "").lower().split()):
+        elif tag == "link" and {"stylesheet", "icon", "shortcut", "preload"} & set(
+            a.get("rel", "").lower().split()
+        ):
             self.found += [a["href"]] if a.get("href") and a.get("as", "") not in ("video", "audio") else []
         elif tag == "script" and a.get("src"):
             self.found.append(a["src"])
@@ -246,7 +271,9 @@ def fetch_page(url: str, opts: PageSettings, user_agent: str) -> FetchedPage:
     title, links = page_links(decoded_body(page, opts.max_total_bytes), current)
     total = sum(len(e.response) for e in exchanges)
     if len(links) > opts.max_resources:
-        notes.append(f"{len(links) - opts.max_resources} of {len(links)} subresources left out (page.max_resources)")
+        notes.append(
+            f"{len(links) - opts.max_resources} of {len(links)} subresources left out (page.max_resources)"
+        )
     for link in links[: opts.max_resources]:
         left = min(opts.max_resource_bytes, opts.max_total_bytes - total)
         if left <= 0:
@@ -293,7 +320,9 @@ def write_warc(fetched: FetchedPage, out: Path, software: str) -> None:
                     payload=io.BytesIO(chain),
                     length=len(chain),
                     warc_content_type="application/pem-certificate-chain",
-                    warc_headers_dict={"WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")},
+                    warc_headers_dict={
+                        "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID")
+                    },
                 )
                 writer.write_record(record)
 
@@ -303,7 +332,9 @@ def write_wacz(warc: Path, out: Path, page_url: str, title: str | None) -> None:
     try:
         from wacz.main import main as wacz_main
     except ImportError:
-        raise MissingExtraError("WACZ packing needs the wacz package", hint="pip install 'provenance[page]'") from None
+        raise MissingExtraError(
+            "WACZ packing needs the wacz package", hint="pip install 'provenance[page]'"
+        ) from None
     args = ["create", "-o", str(out), str(warc), "--url", page_url, "--title", title or page_url]
     with contextlib.redirect_stdout(io.StringIO()):  # the package reports its steps on stdout
         try:
@@ -343,7 +374,12 @@ def screenshot(url: str, out: Path, opts: PageSettings) -> str | None:
             f"--screenshot={out}",
         ]
         try:
-            subprocess.run([chromium, *flags, url], capture_output=True, timeout=max(30.0, 3 * opts.timeout_s), check=True)
+            subprocess.run(
+                [chromium, *flags, url],
+                capture_output=True,
+                timeout=max(30.0, 3 * opts.timeout_s),
+                check=True,
+            )
         except (subprocess.SubprocessError, OSError) as exc:
             return f"no screenshot: Chromium failed ({type(exc).__name__})"
     return None if out.is_file() and out.stat().st_size else "no screenshot: Chromium wrote nothing"

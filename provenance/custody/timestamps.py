@@ -141,7 +141,8 @@ def token_certificates(reply: bytes) -> list[cryptography.x509.Certificate]:
     signers = list(response.signed_data.signer_infos)
     signer = signers[0] if signers else None
     return sorted(
-        certs, key=lambda c: not (signer and c.issuer == signer.issuer and c.serial_number == signer.serial_number)
+        certs,
+        key=lambda c: not (signer and c.issuer == signer.issuer and c.serial_number == signer.serial_number),
     )
 
 
@@ -196,7 +197,9 @@ def verify_token(
         "imprint_matches": _imprint_matches(response, message),
     }
     if not facts["imprint_matches"]:
-        return Verification(False, "the token stamps other data: its imprint is not this manifest's hash", **facts)
+        return Verification(
+            False, "the token stamps other data: its imprint is not this manifest's hash", **facts
+        )
     if nonce is not None and info.nonce != nonce:
         return Verification(False, "the reply answers another request: its nonce is not ours", **facts)
     carried_roots = [c for c in certs if _self_signed(c)]
@@ -240,7 +243,9 @@ def _general_name(info: object) -> str | None:
     return value.rfc4514_string() if hasattr(value, "rfc4514_string") else str(value)
 
 
-def _root_of(chain: Sequence[cryptography.x509.Certificate], roots: Sequence[cryptography.x509.Certificate]) -> str:
+def _root_of(
+    chain: Sequence[cryptography.x509.Certificate], roots: Sequence[cryptography.x509.Certificate]
+) -> str:
     issuers = {c.issuer for c in chain}
     for root in roots:
         if root.subject in issuers:
@@ -267,7 +272,9 @@ def chain_pem(reply: bytes) -> bytes:
 
 def tsa_slug(tsa_url: str) -> str:
     parts = urllib.parse.urlsplit(tsa_url)
-    return (_SLUG.sub("-", f"{parts.hostname or 'tsa'}-{parts.port or ''}{parts.path}".lower()).strip("-"))[:48]
+    return (_SLUG.sub("-", f"{parts.hostname or 'tsa'}-{parts.port or ''}{parts.path}".lower()).strip("-"))[
+        :48
+    ]
 
 
 def _check_urls(urls: Sequence[str]) -> None:
