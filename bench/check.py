@@ -6,7 +6,8 @@ as the median of --runs runs each, taking turns:
 
 - ``check_archive`` (every file through SHA-256, against its catalog row; strays and staging walked);
 - ``sha256sum`` of the same files (one process over the whole list: GNU coreutils, one core);
-- ``hashlib`` on one thread, 4 MiB reads (what one of check's workers does).
+- ``hashlib`` on one thread, 4 MiB reads (what one of check's workers does);
+- ``cat`` of the same files to /dev/null: reading alone, the disk's (or the page cache's) speed.
 
 Twice: with the files in the page cache (warm: the hashing is the cost), and cold, each file's
 pages dropped with posix_fadvise(DONTNEED) before every run (the disk is the cost; nothing else on
@@ -83,6 +84,12 @@ def run_sha256sum(paths: list[Path]) -> int:
     return sum(p.stat().st_size for p in paths)
 
 
+def run_cat(paths: list[Path]) -> int:
+    listing = b"\0".join(str(p).encode() for p in paths)
+    subprocess.run(["sh", "-c", "xargs -0 cat -- > /dev/null"], input=listing, check=True)
+    return sum(p.stat().st_size for p in paths)
+
+
 def run_hashlib(paths: list[Path]) -> int:
     buffer = bytearray(4 << 20)
     return sum(hash_file(p, buffer)[1] for p in paths)
@@ -109,6 +116,7 @@ def main() -> None:
         "provenance check": run_check,
         "sha256sum": lambda: run_sha256sum(paths),
         "hashlib, 1 thread": lambda: run_hashlib(paths),
+        "cat (read, no hash)": lambda: run_cat(paths),
     }
     for cold in (False, True):
         if not cold:
@@ -124,7 +132,7 @@ def main() -> None:
         base = statistics.median(seconds["sha256sum"])
         for name, values in seconds.items():
             s = statistics.median(values)
-            print(f"  {name:<18} {s:6.2f} s  {total / 1e6 / s:7.0f} MB/s  {base / s:4.2f}x sha256sum's speed")
+            print(f"  {name:<20} {s:6.2f} s  {total / 1e6 / s:7.0f} MB/s  {base / s:4.2f}x sha256sum's speed")
     if not args.keep:
         shutil.rmtree(OUT, ignore_errors=True)
     sys.stdout.flush()

@@ -457,8 +457,9 @@ class PostState:
 
 
 def look_up(url: str, opts: DownloadSettings) -> PostState:
-    """Extract a post's info again with ``download=False``: no media byte is fetched.  A post that
-    is gone raises DownloadError as `fetch` would; `http_status_of` gives the site's HTTP status."""
+    """Extract a post's info again with ``download=False``: the media is not downloaded (yt-dlp may
+    still look at a media URL's first bytes to tell what it is).  A post that is gone raises
+    DownloadError as `fetch` would; `http_status_of` gives the site's HTTP status."""
     with yt_dlp.YoutubeDL({**_base_params(opts), "extract_flat": "in_playlist"}) as ydl:
         info = _call(url, ydl.extract_info, url, download=False)
     formats = info.get("requested_formats") or [info]

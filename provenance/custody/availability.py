@@ -171,8 +171,9 @@ def recheck_one(
         said = f"{exc.message} {words or ''}"
         if status != "unknown" and ACCOUNT_GONE.search(said):
             status = "account_gone"
+        said_by_site = words or exc.message.removeprefix(f"{url}: ")
         return AvailabilityCheck(
-            capture.capture_id, url, checked_at, status, http, words or exc.message, None, exc.kind
+            capture.capture_id, url, checked_at, status, http, said_by_site, None, exc.kind
         )
     why = _changed(capture, media, state, archive.settings.recheck, agent)
     status: AvailabilityStatus = "changed" if why else "available"

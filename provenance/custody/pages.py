@@ -148,6 +148,7 @@ def fetch_recorded(url: str, opts: PageSettings, *, user_agent: str, limit_bytes
             ("User-Agent", user_agent),
             ("Accept", "*/*"),
             ("Accept-Encoding", "gzip, identity"),
+            ("Connection", "close"),  # one exchange per connection, whole in its record
         ):
             conn.putheader(name, value)
         conn.endheaders()
