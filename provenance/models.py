@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .custody.models import PageCapture, Stamp
 
 Precision = Literal["second", "minute", "hour", "day", "month", "year"]
 TimeSource = Literal["platform", "container", "exif", "capture", "filename"]
@@ -382,6 +385,9 @@ class Evidence:
     thumbnails: tuple[Still, ...]
     tool_versions: tuple[tuple[str, str], ...]
     generated_at: datetime
+    # Custody of the members' captures: the pages kept and the RFC 3161 stamps obtained.
+    pages: tuple[PageCapture, ...] = ()
+    stamps: tuple[Stamp, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,10 @@ def test_a_bag_holds_one_cluster_and_verifies(
     assert case["cluster"]["earliest"]["url"] in (urls["source"], urls["excerpt"])
     media = sorted(p.name.split(".")[0] for p in (bag / "data" / "media").rglob("*.mp4"))
     assert media == sorted(made["members"])
-    assert (bag / "data" / "report.html").is_file() and (bag / "bagit.txt").is_file()
+    assert (bag / "bagit.txt").is_file()
+    report = (bag / "data" / "report.html").read_text()
+    assert report.count("RFC 3161 stamp ") == report.count("(verified to a trusted root)") == 2
+    assert report.count("page kept ") == 2 and "HTTP 200, WARC + WACZ" in report
     assert "External-Identifier: " + made["cluster_id"] in (bag / "bag-info.txt").read_text()
     for capture in case["captures"]:
         assert (bag / "data" / capture["page"]["wacz_path"]).is_file()

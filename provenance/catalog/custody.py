@@ -50,6 +50,15 @@ class CustodyQueries:
         ]
         return found
 
+    def custody_files_of(self, capture_folder: str, role: str) -> list[KeptFile]:
+        """The page or time-stamp files of one capture."""
+        rows = self.db.execute(
+            "SELECT path, sha256, size_bytes, role, capture_folder FROM custody_files"
+            " WHERE capture_folder = ? AND role = ? ORDER BY path",
+            (capture_folder, role),
+        )
+        return [KeptFile(row[0], row[3], row[1], row[2], row[4]) for row in rows]
+
     def integrity_problems(self) -> list[str]:
         """SQLite's quick_check of the catalog file: [] when it is sound."""
         rows = [row[0] for row in self.db.execute("PRAGMA quick_check").fetchall()]

@@ -86,8 +86,7 @@ def capture_entries(archive: Archive, capture: Capture) -> list[tuple[str, str]]
     entries += [(f"{capture.folder}/{name}", sha) for name, sha in capture.files]
     entries += [
         (kept.path, kept.sha256 or "")
-        for kept in archive.catalog.kept_files()
-        if kept.role == "page" and kept.owner == capture.folder
+        for kept in archive.catalog.custody_files_of(capture.folder or "", "page")
     ]
     return entries
 
