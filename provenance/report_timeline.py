@@ -195,12 +195,20 @@ def cluster_text(cluster: Cluster) -> tuple[list[str], list[TextTable], list[str
         ("derivations", ("source", "copy", "relation", "direction from", "segments (copy ~ source)"), edges),
         ("other times (not upload times)", ("time (UTC)", "kind", "media", "meaning"), others),
     ]
-    gone = [
+    return (
+        head,
+        [t for t in tables if t[2]],
+        gone_lines(cluster) + [f"caveat: {note}" for note in cluster.caveats],
+    )
+
+
+def gone_lines(cluster: Cluster) -> list[str]:
+    """ "#n URL: removed between T1 and T2 ..." for each appearance whose post is gone."""
+    return [
         f"#{n} {a.url}: {text}"
         for n, a in enumerate(cluster.appearances, start=1)
         if a.url and (text := gone_text(a.availability))
     ]
-    return head, [t for t in tables if t[2]], gone + [f"caveat: {note}" for note in cluster.caveats]
 
 
 def gone_text(availability: Availability | None) -> str | None:

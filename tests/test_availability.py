@@ -84,6 +84,8 @@ def test_takedowns_are_told_apart_and_dated(capsys, tmp_path: Path, fake_site: F
     assert seen[fake_site.url("/re/stays")]["status"] == "available"
     code, out, _ = run(capsys, "--archive", str(root), "earliest", fake_site.url("/re/removed"))
     assert code == 0 and f"{fake_site.url('/re/removed')}: removed between" in out
+    code, out, _ = run(capsys, "--archive", str(root), "clusters", "--all")  # one media: a cluster alone
+    assert code == 0 and f"{fake_site.url('/re/private')}: private between" in out
     report = tmp_path / "report.html"
     code, _, _ = run(
         capsys, "--archive", str(root), "report", fake_site.url("/re/removed"), "-o", str(report)

@@ -161,3 +161,10 @@ def test_a_token_that_no_longer_verifies_is_a_problem(archive_copy: Path, openss
 def test_check_needs_an_archive(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "--archive", str(tmp_path / "nowhere"), "check")
     assert code == 4 and "no archive here" in err and not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("command", ["check", "timestamp", "recheck", "export", "verify-bag"])
+def test_custody_commands_teach_with_examples(capsys, command: str) -> None:
+    code, text, _ = run(capsys, command, "--help")
+    assert code == 0 and "Usage:" in text and "--json" in text and "Example" in text
+    assert f"provenance {command}" in text
