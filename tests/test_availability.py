@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import lavfi_clip
+from conftest import ffmpeg, lavfi_clip
 from fakesite import FakeSite, Route, json_ld_page, page
 from fakesite import fake_site as fake_site  # the fixture, used by name
 from test_cli import json_lines, run
@@ -118,3 +118,36 @@ def test_requests_to_one_host_are_spaced() -> None:
     assert pacer.wait("http://A.example/3") == 3.5  # after the one booked at 102.0, host names in any case
     now[0] += 10.0
     assert pacer.wait("http://a.example/4") == 0.0
+
+
+def test_fingerprint_tells_a_reencode_from_other_footage(capsys, tmp_path: Path, fake_site: FakeSite) -> None:
+    source = lavfi_clip(tmp_path / "source.mp4", "mandelbrot=s=320x240:rate=25", 4.0)
+    reencoded = tmp_path / "reencoded.mp4"
+    ffmpeg("-i", str(source), "-vf", "scale=240:180", "-c:v", "libx264", "-crf", "35", str(reencoded))
+    other = lavfi_clip(tmp_path / "other.mp4", "testsrc2=s=320x240:rate=25", 4.0)
+    for name in ("same", "reencoded", "swapped"):
+        fake_site.add_file(f"/fp/media/{name}.mp4", source, "video/mp4")
+        fake_site.add_page(f"/fp/{name}", page(name, f'<video src="/fp/media/{name}.mp4"></video>'))
+    root = tmp_path / "archive"
+    urls = [fake_site.url(f"/fp/{n}") for n in ("same", "reencoded", "swapped")]
+    assert run(capsys, "--archive", str(root), "archive", *urls)[0] == 0
+    fake_site.add_file("/fp/media/reencoded.mp4", reencoded, "video/mp4")
+    fake_site.add_file("/fp/media/swapped.mp4", other, "video/mp4")
+
+    code, plain = recheck(capsys, root, *urls)  # without downloading: only the sizes differ
+    assert code == 0 and {k: v["status"] for k, v in plain.items()} == {
+        "same": "available",
+        "reencoded": "changed",
+        "swapped": "changed",
+    }
+    code, deep = recheck(capsys, root, *urls, "--fingerprint")
+    assert code == 0
+    assert (deep["same"]["status"], deep["same"]["detail"]) == ("available", "the same bytes as archived")
+    assert (
+        deep["reencoded"]["status"] == "available"
+        and "the same footage in other bytes" in deep["reencoded"]["detail"]
+    )
+    assert (
+        deep["swapped"]["status"] == "changed" and "none of the archived footage" in deep["swapped"]["detail"]
+    )
+    assert not list((root / "tmp").iterdir()), "the media downloaded to compare was kept"

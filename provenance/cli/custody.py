@@ -134,9 +134,16 @@ def timestamp(state: State, tsa_urls: tuple[str, ...], as_json: bool) -> None:
 @cli.command(name="recheck")
 @click.argument("urls", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every archived post.")
+@click.option(
+    "--fingerprint",
+    is_flag=True,
+    help="Download the media served now (into staging, then deleted) and compare its footage.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per post asked.")
 @click.pass_obj
-def recheck_command(state: State, urls: tuple[str, ...], every: bool, as_json: bool) -> None:
+def recheck_command(
+    state: State, urls: tuple[str, ...], every: bool, fingerprint: bool, as_json: bool
+) -> None:
     """Is each archived post still up? Ask the site again; keep the answer in its history.
 
     \b
@@ -145,18 +152,21 @@ def recheck_command(state: State, urls: tuple[str, ...], every: bool, as_json: b
     removed, private, geo_blocked, account_gone, changed (other media at the address: another
     post, another duration or another file size), or unknown (no answer). `earliest`, `clusters`
     and `report` then say "removed between T1 and T2" (last seen up, first seen gone).
+    --fingerprint downloads the media each post serves now (never kept) and compares its footage
+    with the archived fingerprint: a re-encode is the same post, other footage is `changed`.
     At most [recheck] jobs requests at once and one request per host every per_host_delay_s.
     Exit 1 if some posts could not be checked (unknown).
     \b
     Examples:
       provenance recheck --all
       provenance recheck https://example.org/watch?v=abc --json
+      provenance recheck --all --fingerprint     # also: does the post still show the same footage?
     """
     if bool(urls) == every:
         raise click.UsageError("give archived URLs, or --all")
     unknown = 0
     with state.open("existing") as opened, progress_bar("rechecking", err.is_terminal) as on_event:
-        for check_ in recheck_urls(opened, list(urls) or None, on_event=on_event):
+        for check_ in recheck_urls(opened, list(urls) or None, fingerprint=fingerprint, on_event=on_event):
             unknown += check_.status == "unknown"
             summary = opened.catalog.availability_of(check_.capture_id, check_.checked_at)
             captured = opened.catalog.captures(capture_id=check_.capture_id)

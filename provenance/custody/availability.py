@@ -4,9 +4,11 @@ Each post's address is asked again through yt-dlp without downloading media (`do
 the answer is one of `available`, `removed` (404/410, "not found"), `private` (401/403, a login),
 `geo_blocked` (451, "not available in your country"), `account_gone` (the site says the account
 was suspended, terminated or deleted), `changed` (the address now serves other media: another post,
-another duration, or for a file served as it is, another size), or `unknown` (the site did not
-answer: a network error or throttling).  Each answer is appended to the post's history with the
-time, the HTTP status and the site's own words; nothing earlier is rewritten.
+another duration, or for a file served as it is, another size; with `--fingerprint`, the media
+served now is downloaded into staging and its footage compared with the archived fingerprint
+instead), or `unknown` (the site did not answer: a network error or throttling).  Each answer is
+appended to the post's history with the time, the HTTP status and the site's own words; nothing
+earlier is rewritten.
 
 Requests run on `recheck.jobs` threads with at most one request per host every
 `recheck.per_host_delay_s`, so that a recheck of thousands of URLs on one platform does not hammer it.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import threading
 import time
 import urllib.error
@@ -27,8 +30,12 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
-from .. import download
-from ..errors import BadInputError, DownloadError
+from .. import download, store
+from ..errors import BadInputError, DownloadError, ProvenanceError
+from ..frames import detect_kind, sample_frames
+from ..hashing import HASHERS
+from ..index import HashIndex
+from ..match import match_frames, query_sampling
 from ..models import ArchivedMedia, Capture, Progress
 from ..settings import RecheckSettings
 from .models import AvailabilityCheck, AvailabilityStatus
@@ -131,8 +138,11 @@ def _changed(
     state: download.PostState,
     opts: RecheckSettings,
     agent: str,
+    *,
+    sizes: bool = True,
 ) -> str | None:
-    """Why the post now serves other media than was archived; None when nothing says so."""
+    """Why the post now serves other media than was archived; None when nothing says so.  Without
+    ``sizes`` the served file's size is not compared (its footage will be)."""
     if state.capture_id != capture.capture_id:
         return f"the address now shows another post ({state.capture_id})"
     before, now = capture.duration_s, state.duration_s
@@ -140,11 +150,38 @@ def _changed(
         return f"the platform now gives {now:g} s, {before:g} s when archived"
     direct = state.media_url and (state.media_protocol or "http") not in _MANIFEST_PROTOCOLS
     archived_direct = capture.http_status in (200, 206) and media is not None
-    if direct and archived_direct:
+    if sizes and direct and archived_direct:
         size = _served_size(state.media_url or "", 10.0, agent)
         if size is not None and size != media.size_bytes:  # type: ignore[union-attr]
             return f"the media served now has {size} bytes, the archived file {media.size_bytes}"  # type: ignore[union-attr]
     return None
+
+
+def footage_served(
+    url: str, media: ArchivedMedia, index: HashIndex, archive: Archive
+) -> tuple[AvailabilityStatus, str]:
+    """Download the media served now into staging (never kept), and compare it with the archived
+    media: the same bytes, the same footage in other bytes (a re-encode), or other footage."""
+    work = store.staging_path(archive.root)
+    try:
+        got = download.fetch(url, work, archive.settings.download)
+        sha = store.sha256_file(got.media_path)
+        if sha == media.sha256:
+            return "available", "the same bytes as archived"
+        sampling = query_sampling(archive.settings.sampling, archive.settings.match)
+        frames = sample_frames(got.media_path, detect_kind(got.media_path), sampling)
+        found = match_frames(
+            None, frames, index, {media.sha256: archive.root / media.path}, archive.settings.match
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    best = next((m for m in found if m.ref_sha256 == media.sha256 and m.segments), None)
+    if best is None:
+        return "changed", f"the media served now ({sha[:12]}) shows none of the archived footage"
+    return (
+        "available",
+        f"the same footage in other bytes ({sha[:12]}, {best.ref_coverage:.0%} of the archived media)",
+    )
 
 
 def recheck_one(
@@ -152,8 +189,10 @@ def recheck_one(
     media: ArchivedMedia | None,
     archive: Archive,
     pacer: HostPacer,
+    index: HashIndex | None = None,
 ) -> AvailabilityCheck:
-    """Ask the site about one archived post again (worker thread: no catalog writes)."""
+    """Ask the site about one archived post again (worker thread: no catalog writes).  With the
+    archived media's ``index``, the media served now is downloaded and its footage compared."""
     opts = archive.settings.download
     agent = opts.user_agent or "Mozilla/5.0 (compatible; provenance recheck)"
     url = capture.url
@@ -175,8 +214,16 @@ def recheck_one(
         return AvailabilityCheck(
             capture.capture_id, url, checked_at, status, http, said_by_site, None, exc.kind
         )
-    why = _changed(capture, media, state, archive.settings.recheck, agent)
+    why = _changed(capture, media, state, archive.settings.recheck, agent, sizes=index is None)
     status: AvailabilityStatus = "changed" if why else "available"
+    if why is None and index is not None and media is not None:
+        pacer.wait(url)
+        try:
+            status, why = footage_served(url, media, index, archive)
+        except (DownloadError, ProvenanceError, OSError) as exc:
+            kind = getattr(exc, "kind", "network")
+            why = f"the page answers, its media does not: {getattr(exc, 'message', exc)}"
+            status = _KIND_STATUS.get(kind, "unknown")
     return AvailabilityCheck(
         capture.capture_id, url, checked_at, status, 200, None, state.duration_s, why or ""
     )
@@ -198,16 +245,41 @@ def posts_to_recheck(archive: Archive, urls: Sequence[str] | None) -> list[Captu
     return list(chosen.values())
 
 
+def _indexes(archive: Archive, shas: set[str]) -> dict[str, HashIndex]:
+    """A one-media index of each archived media's stored fingerprint (read here, on the main
+    thread: workers never touch the catalog)."""
+    hasher = HASHERS[archive.settings.match.hasher]
+    wanted = {
+        fp.sha256: fp
+        for fp in archive.catalog.iter_fingerprints(hasher.name, archive.settings.sampling.rate_hz)
+        if fp.sha256 in shas
+    }
+    return {sha: HashIndex(hasher, [fp]) for sha, fp in wanted.items()}
+
+
 def recheck_urls(
-    archive: Archive, urls: Sequence[str] | None = None, *, on_event: OnEvent | None = None
+    archive: Archive,
+    urls: Sequence[str] | None = None,
+    *,
+    fingerprint: bool = False,
+    on_event: OnEvent | None = None,
 ) -> Iterator[AvailabilityCheck]:
-    """Recheck the posts (of ``urls``, else all); yield each answer once it is in the history."""
+    """Recheck the posts (of ``urls``, else all); yield each answer once it is in the history.
+
+    With ``fingerprint``, the media each post serves now is downloaded into staging (and deleted)
+    and its footage compared with the archived media's fingerprint: a re-encode is still the post,
+    other footage is `changed`.  Without it no media is downloaded.
+    """
     captures = posts_to_recheck(archive, urls)
     settings = archive.settings.recheck
     pacer = HostPacer(settings.per_host_delay_s)
     media = {c.capture_id: archive.catalog.get_media(c.sha256 or "") for c in captures}
+    indexes = _indexes(archive, {c.sha256 or "" for c in captures}) if fingerprint else {}
     with ThreadPoolExecutor(max_workers=settings.jobs, thread_name_prefix="recheck") as pool:
-        futures = [pool.submit(recheck_one, c, media[c.capture_id], archive, pacer) for c in captures]
+        futures = [
+            pool.submit(recheck_one, c, media[c.capture_id], archive, pacer, indexes.get(c.sha256 or ""))
+            for c in captures
+        ]
         try:
             for done, future in enumerate(futures, start=1):
                 check = future.result()
