@@ -9,8 +9,13 @@ The Python API mirrors the CLI::
             print(result.status, result.path)
         query, matches = find_matches(archive, "suspect_copy.mp4")
         target, cluster = build_timeline(archive, "suspect_copy.mp4")
+        report = check_archive(archive)        # fixity: report.problems, [] when intact
 """
 
+from .custody.availability import recheck_urls
+from .custody.bags import export_bag, verify_bag
+from .custody.fixity import check_archive
+from .custody.timestamps import stamp_captures
 from .errors import (
     ArchiveError,
     BadInputError,
@@ -96,6 +101,8 @@ __all__ = [
     "add_files",
     "archive_urls",
     "build_timeline",
+    "check_archive",
+    "export_bag",
     "export_hashlist",
     "find_matches",
     "import_hashlist",
@@ -104,5 +111,8 @@ __all__ = [
     "load_settings",
     "media_info",
     "open_archive",
+    "recheck_urls",
+    "stamp_captures",
+    "verify_bag",
     "verify_urls",
 ]

@@ -471,3 +471,40 @@ def tool_versions() -> tuple[tuple[str, str], ...]:
         ("ffmpeg", _ffmpeg_version()),
         ("av", av.__version__),
     )
+
+
+# -- asking about a post again, without its media (recheck) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostState:
+    """What the site says of a post now, asked without downloading its media."""
+
+    capture_id: str
+    duration_s: float | None
+    media_url: str | None  # the URL of the media yt-dlp would download (the first format's)
+    media_protocol: str | None  # "https", "m3u8_native", ...: whether media_url is the file itself
+
+
+def look_up(url: str, opts: DownloadSettings) -> PostState:
+    """Extract a post's info again with ``download=False``: the media is not downloaded (yt-dlp may
+    still look at a media URL's first bytes to tell what it is).  A post that is gone raises
+    DownloadError as `fetch` would; `http_status_of` gives the site's HTTP status."""
+    with yt_dlp.YoutubeDL({**_base_params(opts), "extract_flat": "in_playlist"}) as ydl:
+        info = _call(url, ydl.extract_info, url, download=False)
+    formats = info.get("requested_formats") or [info]
+    duration = info.get("duration")
+    return PostState(
+        capture_id=capture_id(info),
+        duration_s=float(duration) if duration is not None else None,
+        media_url=formats[0].get("url"),
+        media_protocol=formats[0].get("protocol"),
+    )
+
+
+def http_status_of(error: DownloadError) -> int | None:
+    """The HTTP status behind a download error, when the site answered with one."""
+    for exc in _causes(error):
+        if isinstance(exc, HTTPError):
+            return int(exc.status)
+    return None

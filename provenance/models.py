@@ -12,11 +12,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .store import printable
+
+if TYPE_CHECKING:
+    from .custody.models import PageCapture, Stamp
 
 Precision = Literal["second", "minute", "hour", "day", "month", "year"]
 # "imported": a time that came with an imported hash list, as that list's source asserts it.
@@ -651,6 +654,21 @@ DerivationBasis = Literal["published_at", "completeness"]
 
 
 @dataclass(frozen=True, slots=True)
+class Availability:
+    """What rechecks of an archived post found: its latest status (`available`, `removed`, `private`,
+    `geo_blocked`, `account_gone`, `changed`, `unknown`) and, once it is gone, between which times it
+    went: ``last_seen_available`` (a recheck that found it, else the capture) and ``first_seen_gone``."""
+
+    status: str
+    checked_at: datetime
+    last_seen_available: datetime
+    first_seen_gone: datetime | None = None
+    http_status: int | None = None
+    words: str | None = None
+    checks: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Appearance:
     """Where a cluster's media was seen: a capture of a web post, or a local file (no URL, no
     published time).  ``segments``: query = this media, reference = the cluster's likely original."""
@@ -668,6 +686,7 @@ class Appearance:
     segments: tuple[Segment, ...] = ()
     # The source of the hash list this appearance came with: its URL and time are that source's word.
     imported_from: str | None = None
+    availability: Availability | None = None  # None: never rechecked (or a local file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -752,6 +771,9 @@ class Evidence:
     thumbnails: tuple[Still, ...]
     tool_versions: tuple[tuple[str, str], ...]
     generated_at: datetime
+    # Custody of the members' captures: the pages kept and the RFC 3161 stamps obtained.
+    pages: tuple[PageCapture, ...] = ()
+    stamps: tuple[Stamp, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

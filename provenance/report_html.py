@@ -12,12 +12,14 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 
-from .models import Appearance, Cluster, Evidence, Still, Timestamp, utc_iso
+from .custody.models import PageCapture, Stamp
+from .models import Appearance, Availability, Cluster, Evidence, Still, Timestamp, utc_iso
 from .report import describe_segment
-from .report_timeline import where_seen
+from .report_timeline import gone_text, where_seen
 from .timeline import label as appearance_label
 from .timeline import when
 
@@ -155,6 +157,35 @@ def published(ts: Timestamp) -> str:
     return stamp(ts.value)
 
 
+def availability_text(a: Availability) -> str:
+    """A post's status from rechecks: "removed between T1 and T2", or when it was last seen up."""
+    return gone_text(a) or f"{a.status.replace('_', ' ')} when last checked, {stamp(a.checked_at)}"
+
+
+def page_text(page: PageCapture) -> str:
+    kept = ["WARC"] + (["WACZ"] if page.wacz_path else []) + (["screenshot"] if page.screenshot_path else [])
+    tls = f", TLS chain of {len(page.tls_chain)} certificates" if page.tls_chain else ""
+    return (
+        f"page kept {stamp(page.fetched_at)}: HTTP {page.http_status}, {' + '.join(kept)},"
+        f" {page.resources} subresources{tls}"
+    )
+
+
+def stamp_text(s: Stamp) -> str:
+    v = s.verification
+    host = urlsplit(s.tsa_url).hostname or s.tsa_url
+    if v is None:
+        return f"RFC 3161 stamp by {host}"
+    trust = (
+        "verified to a trusted root"
+        if v.verified and v.root_trusted
+        else "verified to the root the token carries"
+        if v.verified
+        else "imprint checked; the TSA's root is not known here"
+    )
+    return f"RFC 3161 stamp {stamp(v.gen_time)} by {host} ({trust})"
+
+
 def data_uri(still: Still) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(still.jpeg).decode("ascii")
 
@@ -168,7 +199,15 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        iso=utc_iso, stamp=stamp, published=published, when=when, segment=describe_segment, data_uri=data_uri
+        iso=utc_iso,
+        stamp=stamp,
+        published=published,
+        when=when,
+        segment=describe_segment,
+        data_uri=data_uri,
+        availability=availability_text,
+        page_kept=page_text,
+        time_stamp=stamp_text,
     )
     return env
 

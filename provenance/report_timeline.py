@@ -9,6 +9,7 @@ from typing import Any
 
 from .models import (
     Appearance,
+    Availability,
     Cluster,
     Derivation,
     Evidence,
@@ -45,6 +46,7 @@ def appearance_record(a: Appearance) -> dict[str, Any]:
         "source_path": a.source_path,
         "title": a.title,
         "imported_from": a.imported_from,
+        "availability": to_jsonable(a.availability, top=False) if a.availability else None,
     }
 
 
@@ -200,7 +202,32 @@ def cluster_text(cluster: Cluster) -> tuple[list[str], list[TextTable], list[str
         ("other times (not upload times)", ("time (UTC)", "kind", "media", "meaning"), others),
         ("XMP document links (derivation the files state)", ("from", "to", "relation", "shared id"), links),
     ]
-    return head, [t for t in tables if t[2]], [f"caveat: {note}" for note in cluster.caveats]
+    return (
+        head,
+        [t for t in tables if t[2]],
+        gone_lines(cluster) + [f"caveat: {note}" for note in cluster.caveats],
+    )
+
+
+def gone_lines(cluster: Cluster) -> list[str]:
+    """ "#n URL: removed between T1 and T2 ..." for each appearance whose post is gone."""
+    return [
+        f"#{n} {a.url}: {text}"
+        for n, a in enumerate(cluster.appearances, start=1)
+        if a.url and (text := gone_text(a.availability))
+    ]
+
+
+def gone_text(availability: Availability | None) -> str | None:
+    """ "removed between T1 and T2" for people, once rechecks found the post gone; None while it is up."""
+    a = availability
+    if a is None or a.first_seen_gone is None:
+        return None
+    words = f': "{a.words}"' if a.words else ""
+    return (
+        f"{a.status.replace('_', ' ')} between {utc_iso(a.last_seen_available.replace(microsecond=0))}"
+        f" (last seen) and {utc_iso(a.first_seen_gone.replace(microsecond=0))} (first seen gone){words}"
+    )
 
 
 def clusters_text(found: Sequence[Cluster]) -> TextTable:

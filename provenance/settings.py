@@ -123,6 +123,50 @@ class BatchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TimestampSettings:
+    # RFC 3161 time-stamping authorities, asked in turn; each one that answers gives the capture a
+    # token of its own (independent witnesses).  Empty: nothing is ever sent anywhere.
+    tsa_urls: tuple[str, ...] = ()
+    # Stamp each new capture as `archive` records it (`archive --timestamp` sets it for one run).  A
+    # TSA that fails is recorded as such and asked again by the next `provenance timestamp`.
+    on_archive: bool = False
+    # A TSA answers in well under a second; a TSA that hangs must not hold up an archive for long.
+    timeout_s: float = 10.0
+    # PEM files of the roots trusted for TSA certificates.  Without them a token is still checked
+    # against the chain it carries, and the result says the root was not among the trusted ones.
+    ca_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PageSettings:
+    # Keep the post's page with each new capture: a WARC of what the server sent, packed as WACZ
+    # (`archive --page` sets it for one run).
+    keep: bool = False
+    # A PNG of the page through headless Chromium, when it is installed.
+    screenshot: bool = True
+    chromium: str = "/usr/bin/chromium"
+    # Subresources (images, styles, scripts) kept with the page so that it replays as it looked;
+    # video and audio are left out (the media is archived on its own).  Bounds keep a hostile page
+    # from filling the disk.
+    max_resources: int = 40
+    max_resource_bytes: int = 10_000_000
+    max_total_bytes: int = 50_000_000
+    timeout_s: float = 20.0
+    # PEM file of extra roots trusted for https pages (a newsroom proxy's); the system's otherwise.
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckSettings:
+    # URLs asked at once, and the pause between two requests to the same host: a recheck of
+    # thousands of posts on one platform stays at one request per host every `per_host_delay_s`.
+    jobs: int = 4
+    per_host_delay_s: float = 2.0
+    # A platform's duration may be rounded to the second; more than this apart is other media.
+    duration_tolerance_s: float = 1.5
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     hashing: HashSettings = field(default_factory=HashSettings)
@@ -130,6 +174,9 @@ class Settings:
     keyframes: KeyframeSettings = field(default_factory=KeyframeSettings)
     download: DownloadSettings = field(default_factory=DownloadSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
+    timestamp: TimestampSettings = field(default_factory=TimestampSettings)
+    page: PageSettings = field(default_factory=PageSettings)
+    recheck: RecheckSettings = field(default_factory=RecheckSettings)
 
 
 def settings_key(*sections: object, version: int = 0) -> str:
@@ -192,6 +239,14 @@ _BOUNDS = {
     ("download", "retries"): (0, 100),
     ("download", "fragment_retries"): (0, 100),
     ("download", "socket_timeout_s"): (0.1, 3600.0),
+    ("timestamp", "timeout_s"): (0.1, 600.0),
+    ("page", "max_resources"): (0, 1000),
+    ("page", "max_resource_bytes"): (1, 1 << 32),
+    ("page", "max_total_bytes"): (1, 1 << 34),
+    ("page", "timeout_s"): (0.1, 600.0),
+    ("recheck", "jobs"): (1, 64),
+    ("recheck", "per_host_delay_s"): (0.0, 3600.0),
+    ("recheck", "duration_tolerance_s"): (0.0, 3600.0),
 }
 
 

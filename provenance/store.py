@@ -72,6 +72,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def safe_ext(name: str, fallback: str) -> str:
     """The file's own extension when it is short and plain, else the fallback (e.g. 'mp4')."""
     ext = Path(name).suffix.lower().lstrip(".")

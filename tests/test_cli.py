@@ -303,8 +303,13 @@ def test_python_cli_shim_from_a_checkout(tmp_path: Path) -> None:
 def test_demo_runs_offline_and_every_copy_finds_its_source(tmp_path: Path, capsys) -> None:
     code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"), "--json")
     assert code == 0
-    rows = json_lines(out)
+    lines = json_lines(out)
+    rows = [line for line in lines if line["type"] == "demo_row"]
     assert len(rows) == 3
+    (custody,) = [line for line in lines if line["type"] == "demo_custody"]
+    # every capture stamped by the loopback TSA, verified to its root; the first copy's cluster bagged
+    assert custody["stamped"] == custody["verified"] == custody["captures"] == 7 and not custody["notes"]
+    assert custody["bag_valid"] is True and (Path(custody["bag"]) / "data" / "case.json").is_file()
     for row in rows:  # each copy traced to its source's page, which is also its earliest appearance
         page = row["source"].removesuffix(".mp4") + ".html"
         assert row["ok"] and row["best_match"] == page and row["earliest_url"].endswith("/watch/" + page)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from ..models import (
     to_jsonable,
     utc_iso,
 )
+from .custody import CustodyQueries
 from .imports import IMPORTED_COLUMNS, IMPORTED_JOIN, MATCHABLE, ImportSession, imported_lists
 from .rows import (
     FINGERPRINT_COLUMNS,
@@ -48,8 +49,10 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-class Catalog:
-    """A connection to ``catalog.sqlite``.  Use from one thread; workers hand results to it."""
+class Catalog(CustodyQueries):
+    """A connection to ``catalog.sqlite``.  Use from one thread; workers hand results to it.
+
+    Custody queries (kept files, pages, time-stamps, availability) are in `custody.py`."""
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: the archive is on a read-only disk or folder (a case handed over on a
@@ -338,14 +341,33 @@ class Catalog:
         ).fetchall()
         return [Keyframe(row[0], row[1], row[2], Path(row[3])) for row in rows]
 
-    def record_keyframes(self, sha256: str, settings_key: str, keyframes: Iterable[Keyframe]) -> None:
-        """Replace a media's keyframes (paths relative to the archive root) in one transaction."""
+    def record_keyframes(
+        self,
+        sha256: str,
+        settings_key: str,
+        keyframes: Iterable[Keyframe],
+        file_sha256s: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace a media's keyframes (paths relative to the archive root) in one transaction;
+        ``file_sha256s`` gives each file's checksum by path, for `check`."""
+        sums = file_sha256s or {}
         with self._transaction():
             self.db.execute("DELETE FROM keyframes WHERE sha256 = ?", (sha256,))
             self.db.executemany(
-                "INSERT INTO keyframes (sha256, t_ms, shot_index, sharpness, path, settings_key)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(sha256, k.t_ms, k.shot_index, k.sharpness, str(k.path), settings_key) for k in keyframes],
+                "INSERT INTO keyframes (sha256, t_ms, shot_index, sharpness, path, settings_key, file_sha256)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        sha256,
+                        k.t_ms,
+                        k.shot_index,
+                        k.sharpness,
+                        str(k.path),
+                        settings_key,
+                        sums.get(str(k.path)),
+                    )
+                    for k in keyframes
+                ],
             )
 
     _MEDIA = (

@@ -160,4 +160,70 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX imported_by_list ON imported_media (hashlist_id);
     """,
+    # 6: checksums of the keyframe files, and every custody file outside media and captures' own
+    # files (pages, timestamp tokens), so that `check` can re-hash each one against the catalog.
+    """
+    ALTER TABLE keyframes ADD COLUMN file_sha256 TEXT;
+    CREATE TABLE custody_files (
+        path TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('page', 'timestamp')),
+        capture_folder TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX custody_files_by_folder ON custody_files (capture_folder);
+    """,
+    # 7: the post's page kept with a capture (WARC, WACZ, screenshot in the capture folder).
+    """
+    CREATE TABLE pages (
+        capture_folder TEXT PRIMARY KEY,
+        capture_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        final_url TEXT,
+        http_status INTEGER,
+        fetched_at TEXT NOT NULL,
+        warc_path TEXT NOT NULL,
+        wacz_path TEXT,
+        screenshot_path TEXT,
+        resources INTEGER NOT NULL,
+        tls_chain TEXT NOT NULL,
+        notes TEXT NOT NULL
+    );
+    """,
+    # 8: RFC 3161 time-stamps of captures: one row per attempt (a failed TSA is asked again later).
+    """
+    CREATE TABLE timestamps (
+        id INTEGER PRIMARY KEY,
+        capture_folder TEXT NOT NULL,
+        capture_id TEXT NOT NULL,
+        tsa_url TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('stamped', 'failed')),
+        attempted_at TEXT NOT NULL,
+        manifest_path TEXT,
+        manifest_sha256 TEXT,
+        token_path TEXT,
+        chain_path TEXT,
+        verification_path TEXT,
+        verification TEXT,
+        error TEXT
+    );
+    CREATE INDEX timestamps_by_folder ON timestamps (capture_folder, tsa_url);
+    """,
+    # 9: availability history of archived posts, one row per recheck (appended, never rewritten).
+    """
+    CREATE TABLE availability (
+        id INTEGER PRIMARY KEY,
+        capture_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        checked_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('available', 'removed', 'private', 'geo_blocked',
+            'account_gone', 'changed', 'unknown')),
+        http_status INTEGER,
+        words TEXT,
+        duration_s REAL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX availability_by_capture ON availability (capture_id, checked_at);
+    """,
 )

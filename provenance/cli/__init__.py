@@ -13,7 +13,7 @@ import traceback
 import click
 
 from ..errors import ExitCode, ProvenanceError
-from . import demo, files, hashes, stills, timeline, web  # noqa: F401  (each registers its commands on the group)
+from . import custody, demo, files, hashes, stills, timeline, web  # noqa: F401  (each registers its commands on the group)
 from .base import cli, configure_logging, err
 
 __all__ = ["cli", "main"]

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import __version__, pipeline
 from ..models import Progress as ProgressEvent
+from ..settings import load_settings
 
 # Piped or redirected, tables keep their full width (Rich would cut them at 80 columns): a script or
 # a `> file` gets every character of a URL or a path.
@@ -50,8 +51,14 @@ class State:
         self.archive_dir = archive
         self.debug = debug
 
-    def open(self, mode: pipeline.OpenMode = "create") -> pipeline.Archive:
-        return pipeline.open_archive(self.archive_dir, mode=mode)
+    def open(
+        self, mode: pipeline.OpenMode = "create", overrides: dict[str, dict[str, Any]] | None = None
+    ) -> pipeline.Archive:
+        """The archive, with settings from its provenance.toml, the environment and these overrides."""
+        if not overrides:
+            return pipeline.open_archive(self.archive_dir, mode=mode)
+        root = pipeline.resolve_archive_root(self.archive_dir)
+        return pipeline.open_archive(root, load_settings(root, overrides), mode=mode)
 
 
 @contextmanager

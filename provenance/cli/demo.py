@@ -28,15 +28,19 @@ def demo(out_dir: Path, as_json: bool) -> None:
     Uses the bundled ffmpeg to generate three source clips, one unrelated clip and edited copies
     (re-encoded and downscaled, mirrored, cut), publishes each on a small video site on 127.0.0.1
     (pages with upload dates), archives every page with yt-dlp into a fresh archive in --out, then
-    matches each copy and names its earliest appearance.
+    matches each copy and names its earliest appearance. Then it stamps every capture with an RFC 3161
+    TSA it runs on 127.0.0.1 and exports the first copy's cluster as a BagIt bag in --out/case.
     """
     from ..demo import run_demo
 
     with progress_bar("demo", not as_json and err.is_terminal) as on_event:
         outcome = run_demo(out_dir, on_event=on_event)
+    custody = outcome.custody
     if as_json:
         for row in outcome.rows:
             emit_json(to_jsonable(row))
+        if custody is not None:
+            emit_json(to_jsonable(custody))
     else:
         table = Table(
             "edited copy", "edit", "true source", "best match", "score", "segment", "earliest upload", "ok"
@@ -59,5 +63,20 @@ def demo(out_dir: Path, as_json: bool) -> None:
             f"archive: {outcome.archive} ({outcome.media} media); try: "
             f"provenance --archive {outcome.archive} clusters"
         )
+        if custody is not None:
+            err.print(
+                f"time-stamps: {custody.stamped} of {custody.captures} captures stamped by a loopback TSA"
+                f" ({custody.verified} verified to its root, which no one else trusts)",
+                markup=False,
+            )
+            if custody.bag:
+                verdict = "valid" if custody.bag_valid else "INVALID"
+                err.print(
+                    f"bag: {custody.bag} ({custody.bag_files} files, {verdict});"
+                    f" try: provenance verify-bag {custody.bag}",
+                    markup=False,
+                )
+            for note in custody.notes:
+                err.print(f"note: {note}", markup=False)
     if not all(row.ok for row in outcome.rows):
         raise SystemExit(ExitCode.PARTIAL)

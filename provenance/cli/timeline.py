@@ -83,6 +83,9 @@ def clusters(state: State, as_json: bool, as_csv: bool, singletons: bool) -> Non
         click.echo(report.table_text(rows, report_timeline.CLUSTER_COLUMNS, jsonl=False), nl=False)
     else:
         _print_tables([report_timeline.clusters_text(found)])
+        for cluster in found:
+            for line in report_timeline.gone_lines(cluster):
+                out.print(f"cluster {cluster.cluster_id[:16]} {line}", markup=False)
         err.print(f"{len(found)} cluster(s)")
 
 

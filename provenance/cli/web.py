@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from .. import pipeline, report
-from ..errors import ExitCode
+from ..errors import ExitCode, UsageError
 from .base import State, cli, emit_json, err, items_only, out, progress_bar
+from .custody import custody_fields, custody_overrides
 
 
 @cli.command()
@@ -22,6 +23,10 @@ from .base import State, cli, emit_json, err, items_only, out, progress_bar
 )
 @click.option("--jobs", "-j", type=click.IntRange(1, 32), default=None, help="Downloads at once.")
 @click.option("--refresh", is_flag=True, help="Capture again posts already archived (kept beside the old).")
+@click.option("--page", is_flag=True, help="Also keep each post's page: WARC + WACZ, and a screenshot.")
+@click.option(
+    "--timestamp", "stamp", is_flag=True, help="RFC 3161-stamp each new capture with the configured TSAs."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per URL.")
 @click.pass_obj
 def archive(
@@ -30,6 +35,8 @@ def archive(
     input_file: Path | None,
     jobs: int | None,
     refresh: bool,
+    page: bool,
+    stamp: bool,
     as_json: bool,
 ) -> None:
     """Download posts with yt-dlp and keep them: media, platform info, thumbnails, SHA-256.
@@ -44,12 +51,26 @@ def archive(
       provenance archive https://example.org/watch?v=abc
       provenance archive -i urls.txt --jobs 4
       provenance archive -i urls.csv --json > results.jsonl
+      provenance archive https://example.org/watch?v=abc --page --timestamp
+    \b
+    --page fetches the post's page from its site once more (with its images, styles and scripts) and
+    keeps it in the capture folder; --timestamp sends the SHA-256 of each new capture's manifest to
+    the TSAs of [timestamp] tsa_urls (nothing else, and nothing at all when none is configured).
     """
     wanted = list(urls) + (pipeline.read_url_list(input_file) if input_file else [])
     if not wanted:
         raise click.UsageError("give URLs, or a list of them with --input FILE")
     counts = {"archived": 0, "exists": 0, "failed": 0}
-    with state.open() as opened, progress_bar("archiving", not as_json and err.is_terminal) as on_event:
+    custody = custody_overrides(page, stamp)
+    with (
+        state.open(overrides=custody) as opened,
+        progress_bar("archiving", not as_json and err.is_terminal) as on_event,
+    ):
+        if stamp and not opened.settings.timestamp.tsa_urls:
+            raise UsageError(
+                "--timestamp: no time-stamping authority configured",
+                hint="set [timestamp] tsa_urls in provenance.toml or PROVENANCE_TIMESTAMP_TSA_URLS",
+            )
         for result in pipeline.archive_urls(
             opened, wanted, jobs=jobs, refresh=refresh, on_event=items_only(on_event)
         ):
@@ -57,7 +78,7 @@ def archive(
             if result.error:
                 err.print(f"provenance: {result.error.message}", markup=False)
             if as_json:
-                emit_json(report.archive_record(result))
+                emit_json(custody_fields(opened, report.archive_record(result), result, page, stamp))
             else:
                 record = report.archive_record(result)
                 when = record["published_at"] or "-"

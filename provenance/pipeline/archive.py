@@ -22,8 +22,9 @@ DEFAULT_ARCHIVE = Path("provenance-archive")
 # How a command opens the archive: "create" it when missing (add, archive, verify), require an
 # "existing" one (match, list, earliest, clusters, report: an empty archive made by a mistyped path
 # would answer "nothing matches"), or use it when there is one ("optional": info and keyframes of a
-# file work without an archive, and leave nothing on disk).
-OpenMode = Literal["create", "existing", "optional"]
+# file work without an archive, and leave nothing on disk), or "inspect" an existing one as it is
+# (check: nothing is created and leftovers of killed runs are not swept, so that they can be reported).
+OpenMode = Literal["create", "existing", "optional", "inspect"]
 
 
 class Archive:
@@ -34,7 +35,7 @@ class Archive:
         self.settings = settings
         catalog_path = root / "catalog.sqlite"
         if mode != "create" and not catalog_path.is_file():
-            if mode == "existing":
+            if mode in ("existing", "inspect"):
                 raise ArchiveError(
                     f"{root}: no archive here", hint="add files or archive URLs first, or give --archive DIR"
                 )
@@ -44,6 +45,8 @@ class Archive:
             if mode == "create":
                 raise ArchiveError(f"{root}: the archive is read-only", hint="copy it somewhere writable")
             self.catalog = Catalog(catalog_path, read_only=True)
+        elif mode == "inspect":
+            self.catalog = Catalog(catalog_path)
         else:
             store.prepare_root(root)
             self.catalog = Catalog(catalog_path)

@@ -133,6 +133,7 @@ def appearances_of(archive: Archive, sha256: str) -> list[Appearance]:
                 published_at=c.published_at,
                 captured_at=c.captured_at,
                 tool_versions=c.tool_versions,
+                availability=archive.catalog.availability_of(c.capture_id, c.captured_at),
             )
             for c in captures
         ]

@@ -104,6 +104,7 @@ def gather_evidence(archive: Archive, target: str, *, on_event: OnEvent | None =
     media = tuple(m for sha in cluster.members if (m := archive.catalog.get_media(sha)) is not None)
     original = next(m for m in media if m.sha256 == cluster.likely_original)
     thumbs = (_thumbnail(archive, m, _shown_at(cluster, m)) for m in media)
+    folders = [c.folder or "" for sha in cluster.members for c in archive.catalog.captures(sha256=sha)]
     return Evidence(
         query=target,
         cluster=cluster,
@@ -112,4 +113,6 @@ def gather_evidence(archive: Archive, target: str, *, on_event: OnEvent | None =
         thumbnails=tuple(t for t in thumbs if t is not None),
         tool_versions=tool_versions(),
         generated_at=datetime.now(UTC),
+        pages=tuple(p for f in folders if (p := archive.catalog.page_of(f)) is not None),
+        stamps=tuple(s for f in folders for s in archive.catalog.stamps(f, stamped_only=True)),
     )

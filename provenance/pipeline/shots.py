@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import store
 from ..errors import NotMediaError
 from ..keyframes import contact_sheet, export_keyframes, find_shots
 from ..models import Keyframe
@@ -42,11 +43,9 @@ def _stored(archive: Archive, target: Target) -> list[Keyframe]:
     for old in folder.glob("*.jpg"):  # keyframes of earlier settings: derived data, replaced
         if old not in current:
             old.unlink(missing_ok=True)
-    archive.catalog.record_keyframes(
-        target.sha256,
-        key,
-        [replace(k, path=k.path.relative_to(archive.root)) for k in written],  # type: ignore[union-attr]
-    )
+    relative = [replace(k, path=k.path.relative_to(archive.root)) for k in written]  # type: ignore[union-attr]
+    sums = {str(k.path): store.sha256_file(archive.root / k.path) for k in relative}  # type: ignore[operator]
+    archive.catalog.record_keyframes(target.sha256, key, relative, sums)
     return written
 
 

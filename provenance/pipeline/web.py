@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import download, store
 from ..catalog import Catalog
+from ..custody.capture import after_capture
 from ..errors import ProvenanceError
 from ..frames import detect_kind
 from ..hashing import Hasher
@@ -184,6 +185,7 @@ def _result(archive: Archive, outcome: _Fetched | ArchiveResult, refresh: bool) 
         archive.forget_unrecorded(list(outcome.intents))
         return _failed(capture.url, exc)
     store.clear_intents(list(outcome.intents))
+    after_capture(archive, capture)  # custody: keep the page, time-stamp (when configured)
     return _from_catalog(archive, capture.capture_id, "archived", capture.url)
 
 
