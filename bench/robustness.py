@@ -68,8 +68,20 @@ SOURCES = (
 # Footage never archived, used around partial copies: (file, seek s, seconds kept).
 FILLERS = (("mei_issue515_geese.mp4", 0.0, 3.5), ("lavfi:mandelbrot", 0.0, 4.0))
 FILLERS_AFTER = (("mei_canon_MVI_4823.avi", 0.0, 2.5), ("opencv_tree.avi", 3.0, 5.0))
-EDITS = ("reencode_200k", "downscale_360p", "crop_10pct", "mirror", "letterbox", "pillarbox", "logo_caption",
-         "speed_1.1", "speed_0.9", "head_trim_30pct", "partial_in_longer", "reframe_9x16_blur")
+EDITS = (
+    "reencode_200k",
+    "downscale_360p",
+    "crop_10pct",
+    "mirror",
+    "letterbox",
+    "pillarbox",
+    "logo_caption",
+    "speed_1.1",
+    "speed_0.9",
+    "head_trim_30pct",
+    "partial_in_longer",
+    "reframe_9x16_blur",
+)
 # Small, quick encodes without audio (no method here listens); quality by CRF unless an edit sets a bitrate.
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an"]
 CRF = ["-crf", "23"]
@@ -132,8 +144,17 @@ def make_source(src: Source) -> Path:
     width, height, _, _ = probe(VIDEOS / src.file)
     scale = min(1.0, 854 / max(width, height), 480 / min(width, height))
     cut = ["-t", f"{src.length_s:g}"] if src.length_s else []
-    args = ["-ss", f"{src.start_s:g}", *cut, "-i", str(VIDEOS / src.file),
-            "-vf", f"scale={even(width * scale)}:{even(height * scale)},setsar=1", *X264, *CRF]
+    args = [
+        "-ss",
+        f"{src.start_s:g}",
+        *cut,
+        "-i",
+        str(VIDEOS / src.file),
+        "-vf",
+        f"scale={even(width * scale)}:{even(height * scale)},setsar=1",
+        *X264,
+        *CRF,
+    ]
     # The cut is in the name, so changing it in SOURCES makes a new source and new copies.
     return ffmpeg(args, OUT / "sources" / f"{src.key}@{src.start_s:g}+{src.length_s or 'all'}.mp4")
 
@@ -147,12 +168,16 @@ def _pad_to(width: int, height: int, aspect: float) -> str:
 
 def _overlays() -> str:
     """A semi-opaque logo box in the top-right corner (20 % x 10 %) and a caption bar (bottom 12 %)."""
-    boxes = ("drawbox=x=iw*0.76:y=ih*0.04:w=iw*0.2:h=ih*0.1:color=white@0.7:t=fill,"
-             "drawbox=x=0:y=ih*0.88:w=iw:h=ih*0.12:color=black@0.6:t=fill")
+    boxes = (
+        "drawbox=x=iw*0.76:y=ih*0.04:w=iw*0.2:h=ih*0.1:color=white@0.7:t=fill,"
+        "drawbox=x=0:y=ih*0.88:w=iw:h=ih*0.12:color=black@0.6:t=fill"
+    )
     if not FONT.is_file():
         return boxes
-    text = (f"drawtext=fontfile={FONT}:fontcolor=white:fontsize=h*0.06:x=w*0.03:y=h*0.9:"
-            "text='BREAKING\\: footage shared online'")
+    text = (
+        f"drawtext=fontfile={FONT}:fontcolor=white:fontsize=h*0.06:x=w*0.03:y=h*0.9:"
+        "text='BREAKING\\: footage shared online'"
+    )
     logo = f"drawtext=fontfile={FONT}:fontcolor=black:fontsize=h*0.06:x=w*0.79:y=h*0.06:text='NEWS 24'"
     return f"{boxes},{text},{logo}"
 
@@ -176,9 +201,13 @@ def simple_edits(width: int, height: int) -> dict[str, tuple[list[str], float]]:
     if aspect < 2.2:  # a 2.35:1 source has no wider frame to be pillarboxed into
         edits["pillarbox"] = (["-vf", _pad_to(width, height, 16 / 9 if aspect < 1.7 else 21 / 9)], 1.0)
     bg = "scale=360:640:force_original_aspect_ratio=increase,crop=360:640,boxblur=20:2"
-    edits["reframe_9x16_blur"] = (["-filter_complex",
-                                       f"[0:v]split[a][b];[a]{bg}[bg];[b]scale=360:-2[fg];"
-                                       "[bg][fg]overlay=(W-w)/2:(H-h)/2,setsar=1"], 1.0)
+    edits["reframe_9x16_blur"] = (
+        [
+            "-filter_complex",
+            f"[0:v]split[a][b];[a]{bg}[bg];[b]scale=360:-2[fg];[bg][fg]overlay=(W-w)/2:(H-h)/2,setsar=1",
+        ],
+        1.0,
+    )
     return edits
 
 
@@ -196,12 +225,16 @@ def partial_copy(src: Source, path: Path) -> Copy:
         else:  # a little more than needed: the exact cut is made by trim below
             inputs += ["-ss", f"{seek_s:g}", "-t", f"{seconds + 0.5:g}", "-i", str(VIDEOS / file)]
     # Every part is cut to an exact duration after the frame-rate change, so the truth is exact.
-    chains = [f"[{i}:v]scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
-              f"setsar=1,fps={fps},format=yuv420p,trim=duration={seconds:g},setpts=PTS-STARTPTS[v{i}];"
-              for i, (_, _, seconds) in enumerate(parts)]
+    chains = [
+        f"[{i}:v]scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
+        f"setsar=1,fps={fps},format=yuv420p,trim=duration={seconds:g},setpts=PTS-STARTPTS[v{i}];"
+        for i, (_, _, seconds) in enumerate(parts)
+    ]
     graph = "".join(chains) + "".join(f"[v{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1[v]"
-    out = ffmpeg([*inputs, "-filter_complex", graph, "-map", "[v]", *X264, *CRF],
-                 OUT / "copies" / f"{path.stem}--partial_in_longer.mp4")
+    out = ffmpeg(
+        [*inputs, "-filter_complex", graph, "-map", "[v]", *X264, *CRF],
+        OUT / "copies" / f"{path.stem}--partial_in_longer.mp4",
+    )
     before = sum(seconds for _, _, seconds in FILLERS)
     return Copy(src.key, "partial_in_longer", out, mid, mid + length, before, before + length)
 
@@ -215,8 +248,10 @@ def make_copies(src: Source, path: Path) -> list[Copy]:
         out = ffmpeg(["-i", str(path), *output, *X264, *quality], OUT / "copies" / f"{path.stem}--{edit}.mp4")
         copies.append(Copy(src.key, edit, out, 0.0, duration, 0.0, duration * pace))
     trim_s = round(duration * 0.3, 2)
-    out = ffmpeg(["-ss", f"{trim_s:g}", "-i", str(path), *X264, *CRF],
-                 OUT / "copies" / f"{path.stem}--head_trim_30pct.mp4")
+    out = ffmpeg(
+        ["-ss", f"{trim_s:g}", "-i", str(path), *X264, *CRF],
+        OUT / "copies" / f"{path.stem}--head_trim_30pct.mp4",
+    )
     copies.append(Copy(src.key, "head_trim_30pct", out, trim_s, duration, 0.0, duration - trim_s))
     copies.append(partial_copy(src, path))
     return copies
@@ -232,9 +267,12 @@ def _judge(copy: Copy, matches: Sequence[Match], key_of: Mapping[str, str]) -> P
     for match in matches:
         key = key_of.get(match.ref_sha256, match.ref_sha256[:12])
         s = match.segments[0]  # the best segment: most frames matched
-        found = [f"q {g.query_start_ms / 1000:.1f}-{g.query_end_ms / 1000:.1f} s = ref "
-                 f"{g.ref_start_ms / 1000:.1f}-{g.ref_end_ms / 1000:.1f} s, {g.frames_matched} frames, "
-                 f"d {g.mean_distance:.1f}, x{g.speed:g} {g.variant}" for g in match.segments]
+        found = [
+            f"q {g.query_start_ms / 1000:.1f}-{g.query_end_ms / 1000:.1f} s = ref "
+            f"{g.ref_start_ms / 1000:.1f}-{g.ref_end_ms / 1000:.1f} s, {g.frames_matched} frames, "
+            f"d {g.mean_distance:.1f}, x{g.speed:g} {g.variant}"
+            for g in match.segments
+        ]
         verdicts[copy.id, key] = Verdict(True, f"score {match.score:.2f}: " + " + ".join(found))
         if key == copy.source:
             ref_err = _seconds((s.ref_start_ms, s.ref_end_ms), (copy.src_start_s, copy.src_end_s))
@@ -277,8 +315,12 @@ def result_table(copies: Sequence[Copy], runs: Sequence[PeerRun]) -> list[str]:
         if mine:
             lines.append(f"| {edit} | " + " | ".join(_cell(r, mine) for r in runs) + " |")
     unrelated = len(copies) * (len({c.source for c in copies}) - 1)
-    cells = [f"{len(false_matches(r))}/{unrelated} ({len(false_matches(r)) / max(1, unrelated):.2%})"
-             if r.status == "ok" else "not run" for r in runs]
+    cells = [
+        f"{len(false_matches(r))}/{unrelated} ({len(false_matches(r)) / max(1, unrelated):.2%})"
+        if r.status == "ok"
+        else "not run"
+        for r in runs
+    ]
     lines.append("| false matches / unrelated pairs | " + " | ".join(cells) + " |")
     return lines + [f"\n{r.name}: {r.status}" for r in runs if r.status != "ok"]
 
@@ -286,12 +328,18 @@ def result_table(copies: Sequence[Copy], runs: Sequence[PeerRun]) -> list[str]:
 def distance_table(distances: Mapping[tuple[str, str], np.ndarray], limits: Mapping[str, int]) -> list[str]:
     """Markdown: per edit and hasher, how far true frame pairs are, against the frame threshold."""
     names = [n for n in limits if any(k[1] == n for k in distances)]
-    lines = ["| edit | " + " | ".join(f"{n}: median, p90, share <= {limits[n]}" for n in names) + " |",
-             "|---|" + "---|" * len(names)]
+    lines = [
+        "| edit | " + " | ".join(f"{n}: median, p90, share <= {limits[n]}" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
     for edit in EDITS:
         found = [distances.get((edit, n), np.zeros(0)) for n in names]
-        cells = [f"{np.median(d):.0f}, {np.percentile(d, 90):.0f}, {np.mean(d <= limits[n]):.0%} of {d.size}"
-                 if d.size else "-" for n, d in zip(names, found, strict=True)]
+        cells = [
+            f"{np.median(d):.0f}, {np.percentile(d, 90):.0f}, {np.mean(d <= limits[n]):.0%} of {d.size}"
+            if d.size
+            else "-"
+            for n, d in zip(names, found, strict=True)
+        ]
         if any(d.size for d in found):
             lines.append(f"| {edit} | " + " | ".join(cells) + " |")
     return lines
@@ -305,32 +353,51 @@ def our_failures(copies: Sequence[Copy], ours: PeerRun, limit_s: float) -> list[
         listed = [f"{k[1]} ({v.detail})" for k, v in ours.pairs.items() if k[0] == copy.id and v.matched]
         worst = max(truth.ref_err_s or 0, truth.query_err_s or 0)
         if not truth.matched or worst > limit_s or len(listed) > 1:
-            want = (f"q {copy.copy_start_s:.1f}-{copy.copy_end_s:.1f} s = "
-                    f"ref {copy.src_start_s:.1f}-{copy.src_end_s:.1f} s")
+            want = (
+                f"q {copy.copy_start_s:.1f}-{copy.copy_end_s:.1f} s = "
+                f"ref {copy.src_start_s:.1f}-{copy.src_end_s:.1f} s"
+            )
             lines.append(f"- {copy.id}: truth {want}; found: {'; '.join(listed) or 'nothing'}")
     return lines or ["- none"]
 
 
-def report(copies: Sequence[Copy], runs: Sequence[PeerRun], settings: Settings,
-           distances: Mapping[tuple[str, str], np.ndarray], limits: Mapping[str, int]) -> list[str]:
+def report(
+    copies: Sequence[Copy],
+    runs: Sequence[PeerRun],
+    settings: Settings,
+    distances: Mapping[tuple[str, str], np.ndarray],
+    limits: Mapping[str, int],
+) -> list[str]:
     keys = sorted({c.source for c in copies})
-    lines = [f"Sources ({len(keys)}): {', '.join(keys)}; {len(copies)} edited copies.", "",
-             f"Our settings: `{settings.match}`; `{settings.sampling}`; stored: {settings.hashing.hashers}.",
-             "", *result_table(copies, runs), "",
-             "Cells: copies matched to their own source / copies; for ours, · the worst segment-time error "
-             "of the best segment against the written truth, reference side / query side.  Peers give no "
-             "segments.", "",
-             "True frame pairs (whole frames, our sampler and hashers, copies sampled at the query rate, "
-             "mirrored variant included): for each source frame a copy shows, the closest copy frame.", "",
-             *distance_table(distances, limits), "",
-             "Ours: copies missed, off by more than 1 s, or with a false match:", "",
-             *our_failures(copies, runs[0], 1.0), ""]
+    lines = [
+        f"Sources ({len(keys)}): {', '.join(keys)}; {len(copies)} edited copies.",
+        "",
+        f"Our settings: `{settings.match}`; `{settings.sampling}`; stored: {settings.hashing.hashers}.",
+        "",
+        *result_table(copies, runs),
+        "",
+        "Cells: copies matched to their own source / copies; for ours, · the worst segment-time error "
+        "of the best segment against the written truth, reference side / query side.  Peers give no "
+        "segments.",
+        "",
+        "True frame pairs (whole frames, our sampler and hashers, copies sampled at the query rate, "
+        "mirrored variant included): for each source frame a copy shows, the closest copy frame.",
+        "",
+        *distance_table(distances, limits),
+        "",
+        "Ours: copies missed, off by more than 1 s, or with a false match:",
+        "",
+        *our_failures(copies, runs[0], 1.0),
+        "",
+    ]
     for run in runs[1:]:
         if run.status == "ok":
             wrong = false_matches(run)
             shown = ", ".join(f"{c} -> {k} ({run.pairs[c, k].detail})" for c, k in wrong[:8])
-            lines.append(f"- {run.name} false matches: {len(wrong)}{': ' + shown if shown else ''}"
-                         f"{' ...' if len(wrong) > 8 else ''}")
+            lines.append(
+                f"- {run.name} false matches: {len(wrong)}{': ' + shown if shown else ''}"
+                f"{' ...' if len(wrong) > 8 else ''}"
+            )
     return lines
 
 
@@ -389,8 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         command = " ".join(["python bench/robustness.py", *(argv if argv is not None else sys.argv[1:])])
         # Which matcher was measured: the commit, "-dirty" when the working tree had changes.
-        code = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"],
-                              capture_output=True, text=True).stdout.strip() or "unknown"
+        code = (
+            subprocess.run(
+                ["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True, text=True
+            ).stdout.strip()
+            or "unknown"
+        )
         write_results([f"`{command.strip()}` on {dt.date.today().isoformat()}, code at {code}:", "", *body])
     return 0
 

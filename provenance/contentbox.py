@@ -83,6 +83,8 @@ def _soft_fill(stack: np.ndarray, axis: int) -> tuple[int, int]:
     """Rows (axis=1) or columns (axis=2) at the edges that are a blurred fill: soft in every frame
     compared with the middle of the picture, in a centred, balanced pair of bands."""
     along = 3 - axis  # the direction in which we measure sharpness inside each row/column
+    if min(stack.shape[1:]) < 2:
+        return 0, 0  # a picture a pixel wide or high has no edges to measure
     energy = np.abs(np.diff(stack, axis=along)).mean(axis=(0, along))
     n = energy.size
     middle = energy[n // 3 : n - n // 3]

@@ -80,7 +80,8 @@ _MESSAGE_KINDS = (
     (
         "network",
         re.compile(
-            r"downloaded \d+ bytes, expected \d+|giving up after \d+ (fragment )?retries|incompleteread"
+            r"downloaded \d+ bytes, expected \d+|\d+ bytes read, \d+ more expected|giving up after \d+"
+            r" (fragment )?retries|incompleteread"
             r"|connection (was )?(reset|refused|aborted)|timed? ?out"
         ),
     ),

@@ -19,7 +19,7 @@ import numpy as np
 from .align import align_hits
 from .contentbox import find_content_box
 from .fingerprint import INDEX_FRACTION, hash_views
-from .index import FrameHits, HashIndex
+from .index import FrameHits, SearchIndex
 from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
@@ -33,7 +33,7 @@ def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingS
     return replace(sampling, rate_hz=opts.query_rate_hz)
 
 
-def _ref_coverage(index: HashIndex, ref: int, segments: Sequence[Segment]) -> float:
+def _ref_coverage(index: SearchIndex, ref: int, segments: Sequence[Segment]) -> float:
     times = index.times_of(ref)
     if times.size == 0:
         return 0.0
@@ -44,7 +44,7 @@ def _ref_coverage(index: HashIndex, ref: int, segments: Sequence[Segment]) -> fl
 
 
 def _variant_hits(
-    hashes: np.ndarray, quality: np.ndarray, times_ms: np.ndarray, index: HashIndex, opts: MatchSettings
+    hashes: np.ndarray, quality: np.ndarray, times_ms: np.ndarray, index: SearchIndex, opts: MatchSettings
 ) -> tuple[FrameHits, np.ndarray]:
     """Hits of one view of the query, and the indices of its informative frames."""
     informative = np.nonzero(quality >= index.hasher.min_quality)[0]
@@ -91,7 +91,7 @@ def _match_variant(
     hits: FrameHits,
     informative: np.ndarray,
     variant: str,
-    index: HashIndex,
+    index: SearchIndex,
     opts: MatchSettings,
 ) -> dict[int, tuple[tuple[Segment, ...], float, float]]:
     q_ms = times_ms[hits.query_index]
@@ -136,7 +136,7 @@ def match_hashed(
     query_sha256: str | None,
     times_ms: np.ndarray,
     variants: Iterable[HashedVariant],
-    index: HashIndex,
+    index: SearchIndex,
     ref_paths: Mapping[str, Path],
     opts: MatchSettings,
 ) -> list[Match]:
@@ -190,7 +190,7 @@ def merge_matches(*found: Sequence[Match]) -> list[Match]:
 def match_frames(
     query_sha256: str | None,
     frames: Sequence[Frame],
-    index: HashIndex,
+    index: SearchIndex,
     ref_paths: Mapping[str, Path],
     opts: MatchSettings,
 ) -> list[Match]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .contentbox import find_content_box
 from .fingerprint import hash_views
-from .index import HashIndex
+from .index import SearchIndex
 from .match import HashedVariant, match_hashed, merge_matches
 from .models import Fingerprint, Frame, Match
 from .settings import MatchSettings
@@ -30,7 +30,7 @@ from .settings import MatchSettings
 def match_whole_frames(
     query_sha256: str | None,
     frames: Sequence[Frame],
-    index: HashIndex,
+    index: SearchIndex,
     ref_paths: Mapping[str, Path],
     opts: MatchSettings,
 ) -> list[Match]:
@@ -57,7 +57,7 @@ def match_whole_frames(
 
 
 def match_stored(
-    query: Fingerprint, index: HashIndex, ref_paths: Mapping[str, Path], opts: MatchSettings
+    query: Fingerprint, index: SearchIndex, ref_paths: Mapping[str, Path], opts: MatchSettings
 ) -> list[Match]:
     """Every media of the index sharing footage with a stored fingerprint of the same hasher."""
     if query.hasher != index.hasher.name:

@@ -44,7 +44,7 @@ _SOFTWARE_KEYS = ("com.apple.quicktime.software", "com.android.version", "softwa
 _MEDIA_MAGIC = (b"RIFF", b"\x1a\x45\xdf\xa3", b"FLV", b"OggS", b"\x00\x00\x01\xba", b"\x30\x26\xb2\x75")
 _TS_PACKET = 188
 # Demuxers of still images: FFmpeg opens a JPEG as a one-frame "video", which it is not.
-_IMAGE_DEMUXER = re.compile(r"^(image2|.*_pipe)$")
+IMAGE_DEMUXER = re.compile(r"^(image2|.*_pipe)$")
 
 # ISO 6709: latitude, longitude, optional altitude, each signed; degrees may be DD, DDMM or DDMMSS.
 _ISO6709_RE = re.compile(r"^(?P<lat>[+-][\d.]+)(?P<lon>[+-][\d.]+)(?P<alt>[+-][\d.]+)?(?:CRS[^/]*)?/?$")
@@ -60,7 +60,7 @@ def probe_media(path: Path, sha256: str) -> MediaInfo:
     try:
         container = av.open(str(path), metadata_errors="replace")
     except av.FFmpegError as exc:
-        raise _open_error(path, exc) from None
+        raise open_error(path, exc) from None
     except OSError as exc:
         raise BadInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
@@ -76,7 +76,7 @@ def _reason(exc: av.FFmpegError) -> str:
     return exc.strerror or str(exc)
 
 
-def _open_error(path: Path, exc: av.FFmpegError) -> BadInputError:
+def open_error(path: Path, exc: av.FFmpegError) -> BadInputError:
     """Damaged media when the file starts like a container FFmpeg knows, not media otherwise."""
     try:
         with path.open("rb") as f:
@@ -90,7 +90,7 @@ def _open_error(path: Path, exc: av.FFmpegError) -> BadInputError:
 
 
 def _describe(container: InputContainer, path: Path, sha256: str, size: int) -> MediaInfo:
-    if _IMAGE_DEMUXER.match(container.format.name):
+    if IMAGE_DEMUXER.match(container.format.name):
         raise NotMediaError(f"{path}: a still image, not a video", hint="photos are read by exif.read_exif")
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not videos:
@@ -285,7 +285,23 @@ def _is_truncated(f: BinaryIO, size: int) -> bool:
         return declared not in (0, 0xFFFFFFFF) and declared + 8 > size
     if not looks_iso_bmff(f):
         return False
-    return any(end > size for _, _, end in boxes(f, 0, size, clip=False))
+    # Only boxes a file is made of count: bytes appended after the last one (an HTML page glued to a
+    # video, a polyglot) can read as a "box" of any size, and a video with a tail is not truncated.
+    return any(end > size for kind, _, end in boxes(f, 0, size, clip=False) if kind in _TOP_LEVEL_BOXES)
+
+
+# Top-level ISO BMFF / QuickTime boxes (ISO/IEC 14496-12 and Apple's QuickTime File Format).
+_TOP_LEVEL_BOXES = ISO_BMFF_BOXES | {
+    b"uuid",
+    b"meta",
+    b"sidx",
+    b"moof",
+    b"mfra",
+    b"pdin",
+    b"prft",
+    b"emsg",
+    b"ssix",
+}
 
 
 def _track_rotations(f: BinaryIO, size: int) -> dict[int, int]:

@@ -26,7 +26,7 @@ from .models import (
     to_jsonable,
     utc_iso,
 )
-from .store import write_atomic
+from .store import printable, write_atomic
 
 
 def seconds(ms: int) -> float:
@@ -117,7 +117,7 @@ def info_record(
         "type": "media_info",
         "sha256": info.sha256,
         "kind": info.kind,
-        "path": str(path),
+        "path": printable(str(path)),
         "archived": archived,
         "sources": sources,
         "created_at": data["created_at"],

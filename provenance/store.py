@@ -29,10 +29,15 @@ CHUNK = 1 << 20
 _SAFE_EXT = re.compile(r"^[a-z0-9]{1,8}$")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def printable(text: str) -> str:
-    """A file name as text that can be printed and stored: bytes that are not UTF-8 (which Python
-    keeps as lone surrogates) are shown as ``\\xff`` escapes instead of breaking output or SQLite."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A file name as text that can be printed and stored on one line: bytes that are not UTF-8
+    (which Python keeps as lone surrogates) and control characters (a newline, a terminal escape in
+    a hostile name) are shown as ``\\xNN`` escapes instead of breaking output, lines or SQLite."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def display_path(path: Path | str) -> str:
@@ -104,7 +109,7 @@ def sweep_staging(root: Path) -> int:
         return 0
     for leftover in staging.iterdir():
         pid_text = leftover.name.split("-", 1)[0]
-        if pid_text.isdigit() and _alive(int(pid_text)):
+        if pid_text.isdigit() and pid_alive(int(pid_text)):
             continue
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
@@ -114,7 +119,7 @@ def sweep_staging(root: Path) -> int:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -155,7 +160,7 @@ def _intents(root: Path) -> Iterator[tuple[Path, Path, bool]]:
             target = Path(note.read_text(encoding="utf-8").strip())
         except (OSError, UnicodeDecodeError):
             target = Path()
-        yield note, target, pid_text.isdigit() and _alive(int(pid_text))
+        yield note, target, pid_text.isdigit() and pid_alive(int(pid_text))
 
 
 def stale_intents(root: Path) -> list[tuple[Path, Path]]:
@@ -204,7 +209,8 @@ def staging_path(root: Path, suffix: str = "") -> Path:
     return root / "tmp" / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_path(folder: Path) -> None:
+    """Flush a file or folder (a folder: the names in it) to the disk."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -248,7 +254,7 @@ def commit_media(root: Path, staged: Path, sha256: str, ext: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(staged, 0o444)
     os.replace(staged, target)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     return rel
 
 
@@ -274,7 +280,7 @@ def write_chunks_atomic(target: Path, chunks: Iterable[bytes]) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(staged, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
     except OSError as exc:
         raise ArchiveError(
             f"{target}: cannot write ({exc.strerror or exc})", hint="check the folder"

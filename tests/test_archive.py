@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -166,7 +167,7 @@ def test_hostile_titles_never_reach_the_file_system(tmp_path, fake_site: FakeSit
         )
 
 
-def _spawn(root: Path, listing: Path) -> subprocess.Popen[bytes]:
+def _spawn(root: Path, listing: Path, more_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -178,7 +179,11 @@ def _spawn(root: Path, listing: Path) -> subprocess.Popen[bytes]:
         str(listing),
         "--json",
     ]
-    env = {"PROVENANCE_DOWNLOAD_SOCKET_TIMEOUT_S": "1.0", "PROVENANCE_DOWNLOAD_RETRIES": "0"}
+    env = {
+        "PROVENANCE_DOWNLOAD_SOCKET_TIMEOUT_S": "1.0",
+        "PROVENANCE_DOWNLOAD_RETRIES": "0",
+        **(more_env or {}),
+    }
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
 
 
@@ -258,3 +263,78 @@ def test_a_resumed_batch_reports_every_entry_of_a_feed_again(tmp_path, fake_site
     assert len(first) == len(again) == 2
     assert [r["capture_id"] for r in again] == [r["capture_id"] for r in first]
     assert all(r["status"] == "exists" for r in again)
+
+
+def test_a_batch_against_a_faulty_site_killed_twice_resumes_and_keeps_each_good_post_once(
+    tmp_path, fake_site: FakeSite
+) -> None:
+    root = tmp_path / "archive"
+    clip = lavfi_clip(tmp_path / "g.mp4", "mandelbrot=s=480x270:rate=25", 6)
+    good = []
+    for i in range(5):
+        fake_site.add_file(f"/copies/fault{i}.mp4", clip.read_bytes() + b"\0" * i, "video/mp4")
+        good.append(
+            fake_site.add_page(f"/watch/fault{i}", json_ld_page(fake_site, f"F{i}", f"/copies/fault{i}.mp4"))
+        )
+    fake_site.add_file("/copies/fault-cut.mp4", clip, "video/mp4", cut_at=30_000)
+    fake_site.add_file("/copies/fault-html.mp4", b"<html><body>gone</body></html>" * 50, "video/mp4")
+    # Throttled once (Retry-After: 1 s), or failing once: found on the next try, within the run.
+    good.append(
+        fake_site.add_page(
+            "/watch/fault-429",
+            json_ld_page(fake_site, "T", "/copies/fault0.mp4"),
+            fail_times=1,
+            fail_status=429,
+            headers=(("Retry-After", "1"),),
+        )
+    )
+    good.append(
+        fake_site.add_page(
+            "/watch/fault-503", json_ld_page(fake_site, "U", "/copies/fault1.mp4"), fail_times=1
+        )
+    )
+    bad = {
+        fake_site.url("/watch/gone-404"): "not_found",
+        fake_site.url("/status/500"): "network",
+        fake_site.url("/watch/slow"): "network",
+        fake_site.add_page(
+            "/watch/fault-cut", json_ld_page(fake_site, "C", "/copies/fault-cut.mp4")
+        ): "network",
+        fake_site.add_page(
+            "/watch/fault-html", json_ld_page(fake_site, "H", "/copies/fault-html.mp4")
+        ): "bad_media",
+        fake_site.url("/watch/empty"): "no_video",
+    }
+    urls = [*good[:3], *bad, *good[3:]]
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join(urls))
+    env = {"PROVENANCE_BATCH_RETRY_BASE_S": "0.2", "PROVENANCE_BATCH_JOBS": "2"}
+    for delay in (2.0, 4.0):
+        proc = _spawn(root, listing, env)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proc = _spawn(root, listing, env)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err.decode()
+    rows = {r["url"]: r for r in json_lines(out.decode())}
+    assert set(rows) == set(urls)
+    for url in good:
+        assert rows[url]["status"] in ("archived", "exists"), rows[url]
+    for url, kind in bad.items():
+        assert rows[url]["status"] == "failed" and rows[url]["error"]["kind"] == kind, rows[url]["error"]
+        assert url in rows[url]["error"]["message"]
+    with sqlite3.connect(root / "catalog.sqlite") as db:
+        per_post = db.execute("SELECT capture_id, COUNT(*) FROM captures GROUP BY capture_id").fetchall()
+        assert len(per_post) == len({rows[u]["capture_id"] for u in good}) and all(
+            n == 1 for _, n in per_post
+        )
+        assert not db.execute("SELECT url FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+        tries = dict(db.execute("SELECT url, attempts FROM jobs"))
+        folders = {r[0] for r in db.execute("SELECT folder FROM captures")}
+        media = {r[0] for r in db.execute("SELECT path FROM media")}
+    assert tries[fake_site.url("/watch/fault-429")] >= 2  # the throttled try is counted
+    on_disk = {p.parent.relative_to(root).as_posix() for p in (root / "captures").rglob("info.json")}
+    assert on_disk == folders, "capture folders without rows (or rows without folders)"
+    assert {p.relative_to(root).as_posix() for p in (root / "media").rglob("*") if p.is_file()} == media
+    assert not list((root / "tmp").iterdir())

@@ -421,6 +421,22 @@ class Catalog(CustodyQueries):
         for row in rows:
             yield fingerprint_from_row(row)
 
+    def fingerprints_by_id(
+        self, hasher: str, rate_hz: float, ids: list[int]
+    ) -> Iterator[tuple[int, Fingerprint]]:
+        """(id, fingerprint) of the given fingerprint ids of this hasher (as iter_fingerprints would
+        give them), in id order; streamed, a few hundred rows at a time."""
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT * FROM fingerprints WHERE id IN ({marks}) AND {MATCHABLE} ORDER BY id",
+                (*part, hasher, rate_hz),
+            )
+            for row in rows:
+                yield int(row["id"]), fingerprint_from_row(row)
+
     def fingerprint_checkpoint(self, hasher: str, rate_hz: float) -> tuple[int, int]:
         """(max id, count) of the stored fingerprints: the index is current when both are unchanged."""
         row = self.db.execute(

@@ -13,6 +13,7 @@ import traceback
 import click
 
 from ..errors import ExitCode, ProvenanceError
+from ..store import printable
 from . import custody, demo, files, hashes, stills, timeline, web  # noqa: F401  (each registers its commands on the group)
 from .base import cli, configure_logging, err
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
     except ProvenanceError as exc:
-        err.print(f"provenance: error: {exc.one_line()}", markup=False)
+        err.print(f"provenance: error: {printable(exc.one_line())}", markup=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("provenance: interrupted; finished items are kept")
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         err.print(
-            f"provenance: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            f"provenance: internal error: {type(exc).__name__}: {printable(str(exc))}"
+            " (run with --debug for details)",
             markup=False,
         )
         sys.exit(ExitCode.PARTIAL)

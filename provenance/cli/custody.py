@@ -49,7 +49,9 @@ def custody_fields(
     help="Share of files to read and hash (every file is still looked for).",
 )
 @click.option("--seed", type=int, default=None, help="Repeat the choice of a --sample run.")
-@click.option("--repair", is_flag=True, help="Rebuild derived data (keyframes, match cache); never media.")
+@click.option(
+    "--repair", is_flag=True, help="Rebuild derived data (keyframes, match cache, index); never media."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per problem, then a summary line.")
 @click.pass_obj
 def check(state: State, sample: float, seed: int | None, repair: bool, as_json: bool) -> None:
@@ -61,9 +63,9 @@ def check(state: State, sample: float, seed: int | None, repair: bool, as_json: 
     tokens are verified again over their manifests. Problems: missing (a row without its file),
     changed (other bytes), stray (a file without a row), staging (left by a killed run),
     unreadable, timestamp, catalog. Nothing is changed, unless --repair: then keyframes are
-    exported again from intact media, cached matches of damaged media are dropped and leftovers
-    removed. Media and captures are never touched: restore them from a copy (`add` puts a lost
-    media file back).
+    exported again from intact media, the search index is made anew, cached matches of damaged
+    media are dropped and leftovers removed. Media and captures are never touched: restore them
+    from a copy (`add` puts a lost media file back).
     Exit 0 when clean, 1 when problems were found.
     \b
     Examples:

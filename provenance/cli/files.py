@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from .. import pipeline, report
 from ..errors import ExitCode
@@ -77,7 +78,7 @@ def match(state: State, target: str, as_json: bool) -> None:
     if not records:
         out.print(f"No archived media shares footage with {resolved.label}.", markup=False)
         return
-    table = Table(title=f"Footage shared with {resolved.label}", title_justify="left")
+    table = Table(title=Text(f"Footage shared with {resolved.label}"), title_justify="left")
     for column in ("score", "archived media", "sha256", "segments (query ~ archived)"):
         table.add_column(column)
     for m, record in zip(matches, records, strict=True):
@@ -88,6 +89,39 @@ def match(state: State, target: str, as_json: bool) -> None:
             "\n".join(report.describe_segment(s) for s in m.segments),
         )
     out.print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per index made.")
+@click.pass_obj
+def reindex(state: State, as_json: bool) -> None:
+    """Make the search index anew from the catalog's fingerprints.
+
+    \b
+    The index (<archive>/index/) is derived data: `add` and `match` keep it in step with the
+    catalog by themselves, and a damaged or half-written index file is noticed and indexed again.
+    Run this after restoring an archive from a copy without its index/ folder, or to compact an
+    index grown in many small steps. Nothing is decoded again: fingerprints come from the catalog.
+    Example:
+      provenance reindex
+    """
+    with state.open("existing") as opened:
+        rebuilt = opened.reindex()
+        for hasher, index in rebuilt:
+            record = {
+                "hasher": hasher,
+                "media": len(index.media),
+                "frames": len(index),
+                "segments": len(index.segments),
+            }
+            if as_json:
+                emit_json(record)
+            else:
+                out.print(
+                    f"indexed {record['frames']} frames of {record['media']} media ({hasher})", markup=False
+                )
+        if not rebuilt and not as_json:
+            out.print("Nothing to index: the archive holds no fingerprints.", markup=False)
 
 
 @cli.command()
@@ -121,7 +155,7 @@ def info(state: State, target: str, as_json: bool) -> None:
     if as_json:
         emit_json(record)
         return
-    table = Table(show_header=False, title=str(resolved.label), title_justify="left")
+    table = Table(show_header=False, title=Text(resolved.label), title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value")
     created = record["created_at"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from .. import pipeline
 from ..keyframes import search_links, timecode
@@ -56,10 +57,17 @@ def keyframes(state: State, target: str, out_dir: Path | None, sheet: Path | Non
                 }
             )
         return
-    table = Table("time", "shot", "sharpness", "file", title=f"Keyframes of {target}", title_justify="left")
+    table = Table(
+        "time",
+        "shot",
+        "sharpness",
+        "file",
+        title=Text(f"Keyframes of {found.target.label}"),
+        title_justify="left",
+    )
     for k in found.keyframes:
         table.add_row(timecode(k.t_ms), str(k.shot_index + 1), f"{k.sharpness:.0f}", str(k.path))
     out.print(table)
     if found.sheet:
         out.print(f"contact sheet: {found.sheet}", markup=False)
-    err.print("search by image: upload a keyframe to " + ", ".join(links.values()), markup=False)
+    err.print("provenance: search by image: upload a keyframe to " + ", ".join(links.values()), markup=False)

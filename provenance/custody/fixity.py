@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..models import Progress
-from ..store import _alive
+from ..store import pid_alive
 from .models import CheckProblem, CheckReport, KeptFile, RepairAction
 from .timestamps import manifest_entries, reverify, unchecked
 
@@ -144,7 +144,7 @@ def _staging(root: Path) -> list[CheckProblem]:
     found = []
     for leftover in sorted(staging.iterdir()):
         pid = leftover.name.split("-", 1)[0]
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and pid_alive(int(pid)):
             continue  # a run that is still going
         found.append(
             CheckProblem("staging", leftover.relative_to(root).as_posix(), "staging", "left by a killed run")
@@ -236,7 +236,8 @@ def _sample(files: list[KeptFile], share: float, seed: int | None) -> list[KeptF
 def repair_derived(archive: Archive, problems: list[CheckProblem]) -> list[RepairAction]:
     """Rebuild what is derived: keyframes whose files are gone or changed are exported again from
     intact media, keyframe files no row accounts for are removed, cached matches of damaged media
-    are dropped (made again once the media is restored), leftovers of killed runs are removed.
+    are dropped (made again once the media is restored), leftovers of killed runs are removed,
+    the search index is made anew.
     Media, captures, pages and tokens are never touched."""
     from ..pipeline.shots import keyframes_of
     from ..settings import settings_key
@@ -275,4 +276,12 @@ def repair_derived(archive: Archive, problems: list[CheckProblem]) -> list[Repai
             actions.append(
                 RepairAction("dropped_matches", sha, f"{dropped} cached match rows of damaged media")
             )
+    # The search index is derived from the catalog's fingerprints alone: made anew, it cannot hold
+    # a damaged segment (one would be noticed and indexed again anyway; this makes it certain).
+    for hasher, index in archive.reindex():
+        actions.append(
+            RepairAction(
+                "rebuilt_index", f"index/{hasher}", f"{len(index)} frames of {len(index.media)} media"
+            )
+        )
     return actions

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import BadInputError, CorruptMediaError, NotMediaError
 from ..models import Frame, MediaKind
+from ..probe import IMAGE_DEMUXER, open_error
 from ..settings import SamplingSettings
 from ..store import display_path, require_file
 from .buffer import FrameBuffer, chunks
@@ -48,6 +49,7 @@ Image.MAX_IMAGE_PIXELS = 150_000_000
 TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 # Still-image formats Pillow reads as one picture. Animated formats (GIF, APNG) go to PyAV.
 STILL_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF", "TIFF", "BMP", "JPEG2000"}
+ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}
 
 
 # ISO BMFF brands of HEIF still images (HEIC photos of phones, AVIF): FFmpeg opens them as a "video"
@@ -75,8 +77,12 @@ def detect_kind(path: Path) -> MediaKind:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                animated_png = img.format == "PNG" and getattr(img, "is_animated", False)
-                if img.format in STILL_FORMATS and not animated_png:
+                animated = getattr(img, "is_animated", False)
+                # Animated GIF, PNG and WebP are video (PyAV decodes them); a one-frame GIF is a
+                # picture, and so are an MPO's stereo pair and a multi-page TIFF.
+                if img.format in STILL_FORMATS | {"GIF"} and not (
+                    animated and img.format in ANIMATED_FORMATS
+                ):
                     return "image"
     except Image.DecompressionBombError:
         raise BadInputError(f"{path}: image is too large to decode safely (decompression bomb)") from None
@@ -84,11 +90,14 @@ def detect_kind(path: Path) -> MediaKind:
         pass
     try:
         with av.open(str(path)) as container:
-            if container.streams.video and container.format.name not in TEXT_DEMUXERS:
+            name = container.format.name
+            # Text art (.nfo) and still-image demuxers (SVG, and what Pillow could not read) are not
+            # footage: FFmpeg's one-frame "video" of a picture is no video.
+            if container.streams.video and name not in TEXT_DEMUXERS and not IMAGE_DEMUXER.match(name):
                 return "video"
-    except av.FFmpegError:
-        pass
-    raise NotMediaError(f"{path}: not a video or photo that can be read")
+    except av.FFmpegError as exc:
+        raise open_error(path, exc) from None  # damaged when it starts like a video, else not media
+    raise NotMediaError(f"{display_path(path)}: not a video or photo that can be read")
 
 
 def read_image(path: Path, opts: SamplingSettings) -> Frame:

@@ -418,7 +418,7 @@ def _sample_runs(path: Path, opts: SamplingSettings, fast: bool) -> Iterator[Fra
             raise NotMediaError(f"{path}: has no video stream")
         stream = container.streams.video[0]
         if stream.codec_context is None:
-            raise NotMediaError(f"{path}: no decoder for its video codec ({stream.codec_tag or '?'})")
+            raise NotMediaError(f"{path}: no decoder for its video codec ({stream.name or '?'})")
         for other in container.streams:
             if other.index != stream.index:
                 other.discard = Discard.all

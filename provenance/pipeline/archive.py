@@ -11,7 +11,7 @@ from .. import store
 from ..catalog import Catalog
 from ..errors import ArchiveError, MissingExtraError, UsageError
 from ..hashing import HASHERS, Hasher
-from ..index import HashIndex
+from ..index import ArchiveIndex, ArchiveStore
 from ..models import Progress
 from ..settings import Settings, load_settings
 
@@ -53,7 +53,7 @@ class Archive:
             # What a killed run put in place but never recorded goes first, then its staging files.
             self.forget_unrecorded([note for note, _ in store.stale_intents(root)])
             store.sweep_staging(root)
-        self._indexes: dict[str, tuple[tuple[int, int], HashIndex]] = {}
+        self._indexes: dict[str, tuple[tuple[int, int], ArchiveIndex]] = {}
 
     def forget_unrecorded(self, notes: list[Path]) -> None:
         """Remove the files and folders these intent notes name that the catalog has not recorded."""
@@ -62,7 +62,10 @@ class Archive:
         )
 
     def close(self) -> None:
-        self.catalog.close()
+        try:
+            self.flush_indexes()
+        finally:
+            self.catalog.close()
 
     def __enter__(self) -> Archive:
         return self
@@ -85,20 +88,51 @@ class Archive:
             )
         return usable
 
-    def index(self) -> HashIndex:
-        """The search index for the match hasher, rebuilt only when the catalog's fingerprints changed."""
+    def index(self) -> ArchiveIndex:
+        """The search index for the match hasher, in step with the catalog's fingerprints."""
         return self.cached_index(_match_hasher(self.settings))
 
-    def cached_index(self, hasher: Hasher) -> HashIndex:
-        """The index of one hasher's fingerprints (the archive's rate; imported ones at any rate),
-        rebuilt only when the catalog's fingerprints of that hasher changed."""
+    def cached_index(self, hasher: Hasher) -> ArchiveIndex:
+        """The index of one hasher's fingerprints (the archive's rate; imported ones at any rate).
+
+        Kept in ``<archive>/index/`` (derived data, index/archive_index.py): opened from its files,
+        brought in step with the catalog when that changed, new segments written when the archive is
+        closed.  An archive in memory (none on disk) or read-only keeps its index in memory."""
         rate = self.settings.sampling.rate_hz
         checkpoint = self.catalog.fingerprint_checkpoint(hasher.name, rate)
         cached = self._indexes.get(hasher.name)
-        if cached is None or cached[0] != checkpoint:
-            cached = (checkpoint, HashIndex(hasher, self.catalog.iter_fingerprints(hasher.name, rate)))
-            self._indexes[hasher.name] = cached
-        return cached[1]
+        if cached is not None and cached[0] == checkpoint:
+            return cached[1]
+        alive = {fid: sha for sha, fid in self.catalog.fingerprint_ids(hasher.name, rate).items()}
+        source = lambda ids: self.catalog.fingerprints_by_id(hasher.name, rate, ids)  # noqa: E731
+        if cached is None:
+            index = self._index_store(hasher).open(alive, source, exact=self.settings.match.search == "exact")
+        else:
+            index = cached[1]
+            index.sync(alive, source)
+        self._indexes[hasher.name] = (checkpoint, index)
+        return index
+
+    def _index_store(self, hasher: Hasher) -> ArchiveStore:
+        rate = self.settings.sampling.rate_hz
+        writable = self.catalog.path != Path(":memory:") and not self.catalog.read_only
+        return ArchiveStore(self.root / "index" / f"{hasher.name}@{rate:g}", hasher, rate, writable=writable)
+
+    def flush_indexes(self) -> None:
+        """Write the index segments made in memory since the archive was opened."""
+        for name, (_, index) in self._indexes.items():
+            self._index_store(HASHERS.get(name) or index.hasher).flush(index)
+
+    def reindex(self) -> list[tuple[str, ArchiveIndex]]:
+        """Make every hasher's index anew from the catalog's fingerprints: (hasher name, index)."""
+        self._indexes.clear()
+        rebuilt = []
+        for hasher in HASHERS.values():
+            self._index_store(hasher).clear()
+            if self.catalog.fingerprint_checkpoint(hasher.name, self.settings.sampling.rate_hz)[1]:
+                rebuilt.append((hasher.name, self.cached_index(hasher)))
+        self.flush_indexes()
+        return rebuilt
 
 
 def _match_hasher(settings: Settings) -> Hasher:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..frames import sample_frames
 from ..hashing import PDQ256_FRAME
-from ..index import HashIndex
+from ..index import SearchIndex
 from ..match import match_frames, query_sampling
 from ..match_imported import frame_settings, match_stored, match_whole_frames, merge_matches
 from ..models import Appearance, ArchivedMedia, Fingerprint, Frame, ListedAppearance, Match
@@ -24,7 +24,7 @@ from .archive import Archive
 logger = logging.getLogger(__name__)
 
 
-def frame_index(archive: Archive) -> HashIndex | None:
+def frame_index(archive: Archive) -> SearchIndex | None:
     """The whole-frame PDQ index of imported vPDQ and PDQ lists; None when there are none, or when
     PDQ is not installed (such lists then cannot be matched, and a warning says so)."""
     rate = archive.settings.sampling.rate_hz
@@ -60,9 +60,9 @@ class Searchable:
     """What a matching worker needs, gathered on the catalog's thread: the indexes, the settings
     of each, the archived files' paths (workers never touch the catalog)."""
 
-    index: HashIndex
+    index: SearchIndex
     opts: MatchSettings
-    frames: HashIndex | None
+    frames: SearchIndex | None
     frame_opts: MatchSettings
     paths: dict[str, Path]
 

@@ -17,7 +17,8 @@ from .ingest import describe
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a command was pointed at: a file (archived or not) or an archived media by sha256."""
+    """What a command was pointed at: a file (archived or not) or an archived media by sha256.
+    ``label`` is how the user named it, printable (store.printable)."""
 
     label: str
     path: Path
@@ -68,7 +69,7 @@ def _file_or_sha256(archive: Archive, target: str) -> Target:
     if path.is_file() or path.exists():
         kind = detect_kind(path)
         sha256 = store.sha256_file(path)
-        return Target(target, path, kind, sha256, archive.catalog.get_media(sha256))
+        return Target(store.printable(target), path, kind, sha256, archive.catalog.get_media(sha256))
     if 8 <= len(target) <= 64 and all(c in "0123456789abcdefABCDEF" for c in target):
         found = archive.catalog.find_sha256_prefix(target)
         if len(found) == 1:

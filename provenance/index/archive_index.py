@@ -1,0 +1,321 @@
+"""The archive's search index: segments on disk, kept in step with the catalog, searched in two stages.
+
+Derived data (rule 8): ``<archive>/index/<hasher>@<rate>/`` holds segments (segment.py) and a
+manifest naming them.  Opening compares the fingerprint ids the segments cover with the catalog's:
+new fingerprints go into a new segment (persisted when the archive can be written), fingerprints the
+catalog no longer has are left out of every answer.  A killed update leaves at worst an unlisted
+folder, removed by the next open, whose fingerprints are then indexed again: an answer never
+depends on how the last update ended.  Writers take a file lock; readers never wait.
+
+Search: archives small enough to scan are searched exactly (index/exact.py).  Larger ones in two
+stages: the chunk tables (chunks.py) name the media that share a chunk, and a close hash, with at
+least two query frames at one time offset; every frame of those media is then searched exactly, so
+a media found is found with all its frames, as the exact search would.  bench/scale.py measures what
+the first stage misses (no copy of the robustness benchmark, at 10^5-10^8 frames).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .. import store
+from ..hashing import Hasher
+from ..models import Fingerprint
+from .chunks import candidates
+from .exact import as_words, search_rows
+from .hits import FrameHits, cap_hits, concat_hits, empty_hits, shift_rows
+from .segment import Segment, build_segment, load_segment, merge_segments, save_segment
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+# Up to this many (query hash, stored hash) pairs a search is exact: ~40 ms of popcount here.
+EXACT_PAIRS = 50_000_000
+# Queries of at most this many frames also look up chunks one bit off (17 probes a chunk): a short
+# clip or a photo has few frames, each of which must count.
+SHORT_QUERY = 32
+# Two hits are at one time offset when (reference - query) falls in the same or the next bin: wide
+# enough for the speed changes alignment accepts (0.75-1.33x) over a few seconds of query.
+OFFSET_BIN_MS = 4000
+# Media with this few informative frames (a photo), or queries with this few, need one hit only.
+FEW_FRAMES = 2
+# Segments are merged when there are more than this many small ones (under a quarter of the largest).
+MERGE_SMALL = 4
+
+# FingerprintSource: the catalog's fingerprints by id, for the ids the index does not cover.
+FingerprintSource = Callable[[list[int]], Iterable[tuple[int, Fingerprint]]]
+
+
+class _Rows:
+    """A per-row array of all segments, read by global row numbers (``index.owner[rows]``)."""
+
+    def __init__(self, parts: list[np.ndarray], starts: np.ndarray, add: list[int]) -> None:
+        self._parts, self._starts, self._add = parts, starts, add
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        where = np.searchsorted(self._starts, rows, side="right") - 1
+        out = np.empty(rows.shape, dtype=np.int32)
+        for part in np.unique(where):
+            mine = where == part
+            out[mine] = np.asarray(self._parts[part][rows[mine] - self._starts[part]]) + self._add[part]
+        return out
+
+
+class ArchiveIndex:
+    """Every informative frame of one hasher's fingerprints, in segments, with a global numbering:
+    media ``0..len(media)-1`` and rows ``0..len(self)-1`` run through the segments in order."""
+
+    def __init__(
+        self, hasher: Hasher, segments: list[Segment], alive_ids: set[int], exact: bool = False
+    ) -> None:
+        self.hasher = hasher
+        self.exact = exact
+        self.segments = segments
+        self._alive_ids = alive_ids
+        self._renumber()
+
+    def _renumber(self) -> None:
+        self.media: list[str] = [sha for s in self.segments for sha in s.media]
+        self._media_start = np.cumsum([0, *(len(s.media) for s in self.segments)]).astype(np.int64)
+        self._row_start = np.cumsum([0, *(len(s) for s in self.segments)]).astype(np.int64)
+        ids = np.concatenate([np.asarray(s.fingerprint_ids) for s in self.segments]) if self.segments else []
+        self.alive = np.isin(np.asarray(ids, dtype=np.int64), np.fromiter(self._alive_ids, np.int64))
+        counts = [np.diff(np.asarray(s.row_start)) for s in self.segments]
+        self.informative_frames = np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, np.int64)
+        self.owner = _Rows([s.owner for s in self.segments], self._row_start, list(self._media_start[:-1]))
+        self.times_ms = _Rows([s.times_ms for s in self.segments], self._row_start, [0] * len(self.segments))
+
+    def __len__(self) -> int:
+        return int(self._row_start[-1])
+
+    @property
+    def covered_ids(self) -> set[int]:
+        return {int(i) for s in self.segments for i in np.asarray(s.fingerprint_ids)}
+
+    def times_of(self, number: int) -> np.ndarray:
+        """Times (ms) of the informative frames of global media ``number``."""
+        part = int(np.searchsorted(self._media_start, number, side="right") - 1)
+        segment, local = self.segments[part], number - int(self._media_start[part])
+        return np.asarray(segment.times_ms[segment.row_start[local] : segment.row_start[local + 1]])
+
+    def sync(self, alive_ids: dict[int, str], source: FingerprintSource) -> None:
+        """Match the catalog again: its fingerprints ``alive_ids`` {id: sha256} are what is answered;
+        those no segment covers are indexed (``source`` gives them by id) in a new segment."""
+        self._alive_ids = set(alive_ids)
+        missing = sorted(self._alive_ids - self.covered_ids)
+        if missing:
+            self.add(source(missing))
+        else:
+            self._renumber()
+
+    def add(self, fingerprints: Iterable[tuple[int, Fingerprint]]) -> Segment | None:
+        """Index more fingerprints (in memory: a new segment, persisted by `ArchiveStore.flush`)."""
+        segment = build_segment(self.hasher, fingerprints)
+        if not segment.media:
+            return None
+        self.segments.append(segment)
+        self._alive_ids |= {int(i) for i in segment.fingerprint_ids}
+        self._renumber()
+        return segment
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(
+        self, query_hashes: np.ndarray, max_distance: int, query_times_ms: np.ndarray | None = None
+    ) -> FrameHits:
+        """Bounded hits (FrameHits, global rows) of the query within ``max_distance`` bits."""
+        if not len(self) or not len(query_hashes):
+            return empty_hits()
+        query = as_words(query_hashes)
+        if self.exact or len(query) * len(self) <= EXACT_PAIRS:
+            return self._search_media(query, max_distance, query_times_ms, np.flatnonzero(self.alive))
+        media = self.candidate_media(query, max_distance, query_times_ms)
+        return self._search_media(query, max_distance, query_times_ms, media)
+
+    def candidate_media(
+        self, query: np.ndarray, max_distance: int, query_times_ms: np.ndarray | None
+    ) -> np.ndarray:
+        """Global media numbers that the chunk tables find with enough evidence (module docstring)."""
+        flips = 1 if len(query) <= SHORT_QUERY else 0
+        found_q, found_m, found_t = [], [], []
+        for part, segment in enumerate(self.segments):
+            q, rows, _ = candidates(segment.tables, query, max_distance, flips)
+            if not q.size:
+                continue
+            found_q.append(q)
+            found_m.append(np.asarray(segment.owner[rows]).astype(np.int64) + self._media_start[part])
+            found_t.append(np.asarray(segment.times_ms[rows]).astype(np.int64))
+        if not found_q:
+            return np.zeros(0, np.int64)
+        q, media, times = (np.concatenate(a) for a in (found_q, found_m, found_t))
+        keep = self.alive[media]
+        q, media, times = q[keep], media[keep], times[keep]
+        few = (self.informative_frames[media] <= FEW_FRAMES) | (len(query) <= FEW_FRAMES)
+        chosen = set(np.unique(media[few]).tolist())
+        if query_times_ms is None:
+            offset_bin = np.zeros(q.size, np.int64)
+        else:
+            offset_bin = (times - query_times_ms[q].astype(np.int64)) // OFFSET_BIN_MS
+        for shift in (0, 1):  # the same bin, or neighbouring bins (an offset on a bin's edge)
+            cells = np.unique(np.stack([media, (offset_bin + shift) // 2, q], axis=1), axis=0)
+            keys, votes = np.unique(cells[:, :2], axis=0, return_counts=True)
+            chosen |= set(keys[votes >= 2, 0].tolist())
+        return np.array(sorted(chosen), dtype=np.int64)
+
+    def _search_media(
+        self, query: np.ndarray, max_distance: int, query_times_ms: np.ndarray | None, media: np.ndarray
+    ) -> FrameHits:
+        """Exact search over every row of the given global media."""
+        found: list[FrameHits] = []
+        for part, segment in enumerate(self.segments):
+            first, last = self._media_start[part], self._media_start[part + 1]
+            local = media[(media >= first) & (media < last)] - first
+            if not local.size:
+                continue
+            offset = int(self._row_start[part])
+            if local.size == len(segment.media):  # the whole segment: scanned as it lies
+                hits = search_rows(
+                    segment.words, segment.owner, segment.times_ms, query, max_distance, query_times_ms
+                )
+                found.append(shift_rows(hits, offset))
+                continue
+            starts, ends = np.asarray(segment.row_start)[local], np.asarray(segment.row_start)[local + 1]
+            rows = (
+                np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+                if local.size
+                else []
+            )
+            rows = np.asarray(rows, dtype=np.int64)
+            hits = search_rows(
+                np.asarray(segment.words[rows]),
+                np.asarray(segment.owner[rows]),
+                np.asarray(segment.times_ms[rows]),
+                query,
+                max_distance,
+                query_times_ms,
+            )
+            found.append(shift_rows(hits, rows + offset))
+        hits = concat_hits(found)
+        if len(found) > 1:
+            hits = cap_hits(hits, self.owner)
+        if not self.alive.all() and hits.row.size:
+            keep = self.alive[self.owner[hits.row]]
+            hits = FrameHits(*(getattr(hits, f)[keep] for f in FrameHits.__slots__))
+        return hits
+
+
+# -- on disk -------------------------------------------------------------------------------------
+
+
+def _segment_name(segment: Segment) -> str:
+    """A name no other writer's segment has, even one a lost manifest no longer lists."""
+    return f"seg-{int(np.max(segment.fingerprint_ids))}-{secrets.token_hex(6)}"
+
+
+class ArchiveStore:
+    """The folder of one index: its manifest, its segments, and the lock writers take."""
+
+    def __init__(self, folder: Path, hasher: Hasher, rate_hz: float, *, writable: bool) -> None:
+        self.folder, self.hasher, self.rate_hz, self.writable = folder, hasher, rate_hz, writable
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / "lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _listed(self) -> list[str]:
+        try:
+            manifest = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        if manifest.get("hasher") != self.hasher.name or manifest.get("rate_hz") != self.rate_hz:
+            return []
+        return [str(name) for name in manifest.get("segments", [])]
+
+    def _write_manifest(self, names: list[str]) -> None:
+        manifest = {"hasher": self.hasher.name, "rate_hz": self.rate_hz, "segments": names}
+        store.write_atomic(self.folder / MANIFEST, json.dumps(manifest).encode("utf-8"))
+
+    def open(
+        self, alive_ids: dict[int, str], source: FingerprintSource, *, exact: bool = False
+    ) -> ArchiveIndex:
+        """The index as the catalog has it now: ``alive_ids`` {fingerprint id: sha256} the catalog
+        holds, ``source`` gives the fingerprints of ids the segments do not cover."""
+        segments = []
+        for name in self._listed():
+            try:
+                segments.append(load_segment(self.folder / name))
+            except (OSError, ValueError) as exc:  # damaged or missing: its fingerprints are indexed anew
+                logger.warning("%s: index segment unreadable (%s); indexed again", self.folder / name, exc)
+        index = ArchiveIndex(self.hasher, segments, set(alive_ids), exact)
+        index.sync(alive_ids, source)
+        if self.writable:
+            self.flush(index)
+        return index
+
+    def flush(self, index: ArchiveIndex) -> None:
+        """Persist the segments made in memory, merge small ones, forget what nothing lists."""
+        if not self.writable:
+            return
+        with self._locked():
+            listed = self._listed()
+            fresh = [s for s in index.segments if not s.name]
+            for segment in fresh:
+                name = _segment_name(segment)
+                save_segment(segment, self.folder, name)
+                listed.append(name)
+            merged = self._merge_small(index, listed)
+            if fresh or merged:
+                self._write_manifest(listed)
+            self._sweep(set(listed))
+
+    def _merge_small(self, index: ArchiveIndex, listed: list[str]) -> bool:
+        if not index.segments:
+            return False
+        largest = max(len(s) for s in index.segments)
+        small = [s for s in index.segments if s.name in listed and len(s) < largest / 4]
+        if len(small) <= MERGE_SMALL:
+            return False
+        merged = merge_segments(small)
+        save_segment(merged, self.folder, _segment_name(merged))
+        for segment in small:
+            listed.remove(segment.name)
+        listed.append(merged.name)
+        index.segments = [s for s in index.segments if s not in small] + [merged]
+        index._renumber()
+        return True
+
+    def _sweep(self, listed: set[str]) -> None:
+        """Remove segment folders no manifest lists and what killed writers left half-written.
+
+        Called with the lock held: every write happens under it, so a partial file or folder seen
+        now belongs to a writer that is gone."""
+        for path in self.folder.iterdir():
+            if path.name.startswith(".") and path.name.endswith(".part"):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            elif path.is_dir() and path.name not in listed:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def clear(self) -> None:
+        """Forget the whole index (it is made again from the catalog on the next open)."""
+        with self._locked():
+            self._write_manifest([])
+            self._sweep(set())

@@ -1,0 +1,109 @@
+"""Exact Hamming search: every (query hash, stored hash) pair within the distance, brute force.
+
+The reference every faster search is measured against, and the search of small archives and of
+the candidates a faster search found.  NumPy popcount over 64-bit words, one word of every stored
+hash at a time: ~1.3 billion pairs a second here (bench/scale.py).  The index rows are scanned in
+chunks and the queries in blocks, so memory stays at BLOCK_BYTES however large either side is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..hashing import Hasher
+from ..models import Fingerprint
+from .hits import FrameHits, cap_hits, collapse_hits, concat_hits, empty_hits, shift_rows
+
+# Bytes of the (query block x row chunk) distance block computed at once.
+BLOCK_BYTES = 16 << 20
+# Rows scanned at once: a large (memory-mapped) index is read once per block of queries, not per query.
+ROWS_PER_CHUNK = 1 << 18
+
+
+def as_words(hashes: np.ndarray) -> np.ndarray:
+    """Packed hash bytes (n, B) as native uint64 words (n, B // 8): popcount works per word."""
+    return np.ascontiguousarray(hashes, dtype=np.uint8).view(np.uint64)
+
+
+def _distances(block: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """(len(block), len(words)) Hamming distances of two sets of hashes as uint64 words."""
+    dist = np.bitwise_count(block[:, 0:1] ^ words[None, :, 0]).astype(np.uint16)
+    for k in range(1, words.shape[1]):
+        dist += np.bitwise_count(block[:, k : k + 1] ^ words[None, :, k])
+    return dist
+
+
+def search_rows(
+    words: np.ndarray,
+    owner: np.ndarray,
+    times_ms: np.ndarray,
+    query: np.ndarray,
+    max_distance: int,
+    query_times_ms: np.ndarray | None = None,
+) -> FrameHits:
+    """Bounded hits (see FrameHits) of query words on rows of ``words``, rows numbered as given.
+
+    ``owner`` and ``times_ms`` belong to the same rows (each row's media and time).
+    """
+    found: list[FrameHits] = []
+    if not len(words) or not len(query):
+        return empty_hits()
+    for first in range(0, len(words), ROWS_PER_CHUNK):
+        chunk = np.asarray(words[first : first + ROWS_PER_CHUNK])
+        chunk_owner = np.asarray(owner[first : first + ROWS_PER_CHUNK])
+        chunk_times = np.asarray(times_ms[first : first + ROWS_PER_CHUNK])
+        per_block = max(1, BLOCK_BYTES // (8 * len(chunk)))
+        for start in range(0, len(query), per_block):
+            dist = _distances(query[start : start + per_block], chunk)
+            q, r = np.nonzero(dist <= max_distance)  # row-major: by query frame, then row
+            gap = None if query_times_ms is None else np.abs(chunk_times[r] - query_times_ms[q + start])
+            hits = collapse_hits(q + start, r, dist[q, r].astype(np.int32), chunk_owner, gap)
+            found.append(shift_rows(hits, first))
+        if first + ROWS_PER_CHUNK < len(words) or first:  # capped as chunks come: bounded however many
+            found = [cap_hits(concat_hits(found), owner)]
+    return concat_hits(found)
+
+
+class HashIndex:
+    """Arrays of every informative frame of some fingerprints: which media, when, which hash.
+
+    Only informative frames (quality at or above the hasher's floor) enter it, so flat and black
+    frames can never be evidence.  In memory and searched exactly: the reference, and the index of
+    what a faster index found (archive_index.py)."""
+
+    def __init__(self, hasher: Hasher, fingerprints: Iterable[Fingerprint]) -> None:
+        self.hasher = hasher
+        owners, times, hashes = [], [], []
+        self.media: list[str] = []
+        self.informative_frames: list[int] = []
+        for number, fp in enumerate(fingerprints):
+            keep = fp.quality >= hasher.min_quality
+            self.media.append(fp.sha256)
+            self.informative_frames.append(int(keep.sum()))
+            owners.append(np.full(int(keep.sum()), number, dtype=np.int32))
+            times.append(fp.times_ms[keep])
+            hashes.append(fp.hashes[keep])
+        words = hasher.bits // 64
+        self.owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
+        self.times_ms = np.concatenate(times).astype(np.int32) if times else np.zeros(0, np.int32)
+        self.words = as_words(np.concatenate(hashes)) if hashes else np.zeros((0, words), np.uint64)
+        # Rows of fingerprint k are row_start[k]:row_start[k + 1] (fingerprints are concatenated).
+        self.row_start = np.concatenate([[0], np.cumsum(self.informative_frames)]).astype(np.int64)
+
+    def times_of(self, number: int) -> np.ndarray:
+        """Times (ms) of the informative frames of the ``number``-th fingerprint."""
+        return self.times_ms[self.row_start[number] : self.row_start[number + 1]]
+
+    def __len__(self) -> int:
+        return int(self.owner.shape[0])
+
+    def search(
+        self, query_hashes: np.ndarray, max_distance: int, query_times_ms: np.ndarray | None = None
+    ) -> FrameHits:
+        """The (query frame, index rows) within ``max_distance`` bits, bounded as FrameHits says;
+        ``query_times_ms`` break ties within a run of rows.  Memory: BLOCK_BYTES at a time, and the
+        bounded hits."""
+        query = as_words(query_hashes)
+        return search_rows(self.words, self.owner, self.times_ms, query, max_distance, query_times_ms)

@@ -1,0 +1,259 @@
+"""The archive's index: segments on disk in step with the catalog, a two-stage search that finds what
+the exact search finds, and an index that survives any way its last update ended."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ffmpeg, lavfi_clip
+from test_cli import json_lines, run
+
+from provenance.hashing import PHASH64
+from provenance.index import ArchiveIndex, ArchiveStore, HashIndex
+from provenance.index import archive_index as archive_index_module
+from provenance.index.segment import build_segment, load_segment, save_segment
+from provenance.models import Fingerprint
+
+RADIUS = 12
+
+
+def shot_fingerprint(sha: str, rng: np.random.Generator, shots: int, frames_per_shot: int) -> Fingerprint:
+    """Frames as video gives them: a random hash per shot, each frame of the shot a few bits off it."""
+    bases = rng.integers(0, 256, (shots, 8), dtype=np.uint8)
+    frames = np.repeat(bases, frames_per_shot, axis=0)
+    noise = np.unpackbits(frames, axis=1)
+    flips = rng.random(noise.shape) < 2 / 64
+    frames = np.packbits(noise ^ flips, axis=1)
+    n = len(frames)
+    return Fingerprint(
+        sha256=sha,
+        hasher=PHASH64.name,
+        rate_hz=2.0,
+        times_ms=np.arange(n, dtype=np.int32) * 500,
+        hashes=frames,
+        quality=np.full(n, 100, dtype=np.uint8),
+    )
+
+
+def copy_of(fp: Fingerprint, start: int, length: int, bits: int, rng: np.random.Generator) -> np.ndarray:
+    """An excerpt of the footage re-encoded: each frame hash ``bits`` bits off the original's."""
+    part = np.unpackbits(fp.hashes[start : start + length], axis=1)
+    for row in part:
+        row[rng.choice(64, size=bits, replace=False)] ^= 1
+    return np.packbits(part, axis=1)
+
+
+def media_with_evidence(index: ArchiveIndex | HashIndex, hits, minimum: int = 2) -> set[str]:  # type: ignore[no-untyped-def]
+    owners = np.asarray(index.owner[hits.row]) if hits.row.size else np.zeros(0, np.int32)
+    numbers = np.unique(np.stack([owners, hits.query_index]), axis=1)
+    per_media = np.bincount(numbers[0], minlength=len(index.media)) if numbers.size else []
+    return {index.media[m] for m, c in enumerate(per_media) if c >= minimum}
+
+
+@pytest.fixture(scope="module")
+def library() -> list[tuple[int, Fingerprint]]:
+    rng = np.random.default_rng(7)
+    return [
+        (k + 1, shot_fingerprint(f"{k:064x}", rng, shots=12, frames_per_shot=int(rng.integers(4, 40))))
+        for k in range(300)
+    ]
+
+
+@pytest.mark.parametrize("bits", [4, 8, 10])
+def test_two_stage_search_finds_every_media_the_exact_search_finds(
+    library, bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(bits)
+    exact = ArchiveIndex(PHASH64, [build_segment(PHASH64, library)], {i for i, _ in library}, exact=True)
+    staged = ArchiveIndex(PHASH64, [build_segment(PHASH64, library)], {i for i, _ in library})
+    monkeypatch.setattr(archive_index_module, "EXACT_PAIRS", 0)  # always the two-stage search
+    for k in rng.choice(len(library), size=25, replace=False):
+        _, fp = library[k]
+        start = int(rng.integers(0, len(fp.times_ms) - 12))
+        query = copy_of(fp, start, 12, bits, rng)
+        times = np.arange(12, dtype=np.int32) * 500
+        want = media_with_evidence(exact, exact.search(query, RADIUS, times))
+        got = media_with_evidence(staged, staged.search(query, RADIUS, times))
+        assert fp.sha256 in want
+        assert want <= got, f"{bits}-bit copy: exact found {want - got} that the two-stage search missed"
+        # A media found is found with all its frames, as the exact search finds them.
+        assert got == want
+
+
+def test_a_saved_segment_answers_as_the_one_in_memory(library, tmp_path: Path) -> None:
+    built = build_segment(PHASH64, library[:50])
+    save_segment(built, tmp_path, "seg-a")
+    loaded = load_segment(tmp_path / "seg-a")
+    assert isinstance(loaded.words, np.memmap)  # mapped, not read whole
+    assert not list(tmp_path.glob(".*.part"))
+    query = library[3][1].hashes[:10]
+    a = ArchiveIndex(PHASH64, [built], {i for i, _ in library[:50]}).search(query, RADIUS)
+    b = ArchiveIndex(PHASH64, [loaded], {i for i, _ in library[:50]}).search(query, RADIUS)
+    assert np.array_equal(a.row, b.row) and np.array_equal(a.query_index, b.query_index)
+
+
+def test_fingerprints_the_catalog_no_longer_holds_are_never_answered(library, tmp_path: Path) -> None:
+    store = ArchiveStore(tmp_path / "ix", PHASH64, 2.0, writable=True)
+    alive = {i: fp.sha256 for i, fp in library[:20]}
+    index = store.open(alive, lambda ids: [(i, fp) for i, fp in library if i in set(ids)])
+    gone = library[5][1]
+    del alive[library[5][0]]
+    reopened = store.open(alive, lambda ids: [(i, fp) for i, fp in library if i in set(ids)])
+    assert gone.sha256 in media_with_evidence(index, index.search(gone.hashes[:8], RADIUS))
+    assert gone.sha256 not in media_with_evidence(reopened, reopened.search(gone.hashes[:8], RADIUS))
+
+
+def test_new_fingerprints_go_into_a_new_segment_and_old_ones_are_not_rewritten(
+    library, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ix"
+    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+    store = ArchiveStore(folder, PHASH64, 2.0, writable=True)
+    store.open({i: fp.sha256 for i, fp in library[:30]}, source)
+    (first,) = json.loads((folder / "manifest.json").read_text())["segments"]
+    stamp = (folder / first / "words.npy").stat().st_mtime_ns
+    index = store.open({i: fp.sha256 for i, fp in library[:40]}, source)
+    listed = json.loads((folder / "manifest.json").read_text())["segments"]
+    assert listed[0] == first and len(listed) == 2
+    assert (folder / first / "words.npy").stat().st_mtime_ns == stamp
+    assert len(index.media) == 40
+    # Many small segments are merged, and what is unlisted is removed.
+    for n in range(41, 48):
+        store.open({i: fp.sha256 for i, fp in library[:n]}, source)
+    listed = json.loads((folder / "manifest.json").read_text())["segments"]
+    assert len(listed) <= archive_index_module.MERGE_SMALL + 1
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == sorted(listed)
+
+
+# -- through the command line, on real decoded clips ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("index-clips")
+    sources = {
+        "fractal": "mandelbrot=s=320x240:rate=25",
+        "life": "life=s=320x240:mold=10:rate=25:ratio=0.1:death_color=#C83232:life_color=#00ff00",
+        "cells": "cellauto=s=320x240:rule=110:rate=25",
+        "bars": "testsrc2=s=320x240:rate=25",
+    }
+    made = {name: lavfi_clip(folder / f"{name}.mp4", source, 8) for name, source in sources.items()}
+    copy = folder / "fractal-copy.mp4"
+    ffmpeg(
+        "-i",
+        str(made["fractal"]),
+        "-ss",
+        "2",
+        "-t",
+        "5",
+        "-vf",
+        "scale=240:180",
+        "-c:v",
+        "libx264",
+        str(copy),
+    )
+    made["copy"] = copy
+    return made
+
+
+def index_folder(root: Path) -> Path:
+    return root / "index" / "phash64@2"  # the match hasher's, at the archive's rate
+
+
+def matches(capsys: pytest.CaptureFixture[str], root: Path, clip: Path) -> list[tuple[str, float]]:
+    code, out, err = run(capsys, "--archive", str(root), "match", str(clip), "--json")
+    assert code == 0, err
+    return sorted((m["sha256"], round(m["score"], 3)) for m in json_lines(out))
+
+
+def test_match_opens_the_index_kept_beside_the_catalog(clips, tmp_path: Path, capsys) -> None:
+    root = tmp_path / "archive"
+    for name in ("fractal", "life", "cells"):
+        code, _, err = run(capsys, "--archive", str(root), "add", str(clips[name]))
+        assert code == 0, err
+    found = matches(capsys, root, clips["copy"])
+    assert len(found) == 1
+    folder = index_folder(root)
+    listed = json.loads((folder / "manifest.json").read_text())["segments"]
+    assert listed and all((folder / name / "segment.json").is_file() for name in listed)
+    # The exact search over every frame gives the same answer.
+    (root / "provenance.toml").write_text('[match]\nsearch = "exact"\n')
+    assert matches(capsys, root, clips["copy"]) == found
+    # Rebuilt from the catalog: the same answer again.
+    (root / "provenance.toml").unlink()
+    code, out, err = run(capsys, "--archive", str(root), "reindex", "--json")
+    assert code == 0, err
+    records = json_lines(out)
+    assert "phash64" in {r["hasher"] for r in records}  # one index per stored hasher
+    assert all(r["media"] == 3 and r["frames"] > 0 for r in records)
+    assert matches(capsys, root, clips["copy"]) == found
+    # A media added later goes into the index on the next search.
+    code, _, err = run(capsys, "--archive", str(root), "add", str(clips["bars"]))
+    assert code == 0, err
+    assert len(json.loads((folder / "manifest.json").read_text())["segments"]) >= 1
+    code, out, _ = run(capsys, "--archive", str(root), "match", str(clips["bars"]), "--json")
+    assert [m["score"] for m in json_lines(out)] and json_lines(out)[0]["score"] > 0.9
+
+
+@pytest.mark.logs_errors
+def test_a_damaged_or_half_written_index_is_noticed_and_made_again(clips, tmp_path: Path, capsys) -> None:
+    root = tmp_path / "archive"
+    for name in ("fractal", "life"):
+        run(capsys, "--archive", str(root), "add", str(clips[name]))
+    found = matches(capsys, root, clips["copy"])
+    folder = index_folder(root)
+    (segment,) = json.loads((folder / "manifest.json").read_text())["segments"]
+    words = folder / segment / "words.npy"
+    words.write_bytes(words.read_bytes()[:-40])  # cut short
+    (folder / ".seg-9-999999-0.999999-abcd1234.part").mkdir()  # left by a writer that died
+    (folder / "seg-5-1-0").mkdir()  # finished by a writer, never listed
+    assert matches(capsys, root, clips["copy"]) == found
+    leftovers = {p.name for p in folder.iterdir() if p.is_dir()}
+    assert leftovers == set(json.loads((folder / "manifest.json").read_text())["segments"])
+    (folder / "manifest.json").write_text("{not json")
+    assert matches(capsys, root, clips["copy"]) == found
+
+
+def being_written(folder: Path) -> bool:
+    """Whether a segment or manifest is being written in one of the index folders (read while the
+    writer adds and removes entries)."""
+    try:
+        return any(p.name.endswith(".part") for sub in folder.iterdir() for p in sub.iterdir())
+    except FileNotFoundError:
+        return False
+
+
+def test_a_reindex_killed_at_any_moment_leaves_an_index_that_finds_everything(
+    clips, tmp_path: Path, capsys
+) -> None:
+    root = tmp_path / "archive"
+    for name in ("fractal", "life", "cells", "bars"):
+        run(capsys, "--archive", str(root), "add", str(clips[name]))
+    found = matches(capsys, root, clips["copy"])
+    assert found
+    cmd = [sys.executable, "-m", "provenance", "--archive", str(root), "reindex"]
+    killed_mid_write = 0
+    for attempt in range(6):
+        # Even attempts: killed as soon as a segment is being written; odd ones: after a delay.
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started = time.monotonic()
+        while proc.poll() is None and time.monotonic() - started < 60:
+            writing = being_written(root / "index")
+            if (attempt % 2 == 0 and writing) or (attempt % 2 and time.monotonic() - started > 0.3 * attempt):
+                killed_mid_write += writing
+                break
+            time.sleep(0.002)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert matches(capsys, root, clips["copy"]) == found
+    assert not list(index_folder(root).glob(".*.part"))
+    print(f"killed while a segment was being written: {killed_mid_write} of 6")
