@@ -9,7 +9,8 @@ from .archive import DEFAULT_ARCHIVE, Archive, OnEvent, OpenMode, open_archive, 
 from .clusters import archive_matches, build_timeline, list_clusters
 from .evidence import gather_evidence
 from .hashes import export_hashlist, import_hashlist, list_hashlists
-from .ingest import Ingested, describe, ingest_staged
+from .ingest import Ingested, ingest_staged
+from .measure import describe
 from .query import Target, find_matches, is_url, media_info, resolve_target
 from .shots import KeyframeSet, keyframes_of
 from .verify import VerifyTable, read_url_list, read_verify_table, verify_urls

@@ -12,7 +12,7 @@ from ..match import query_sampling
 from ..models import ArchivedMedia, Capture, Match, MediaInfo
 from .archive import Archive
 from .imported import match_decoded, match_prints, searchable, stored_prints
-from .ingest import describe
+from .measure import describe
 
 
 @dataclass(frozen=True, slots=True)
