@@ -95,12 +95,17 @@ def matches(capsys: pytest.CaptureFixture[str], root: Path, query: Path) -> list
     return [{k: v for k, v in record.items() if k != "path"} for record in json_lines(out)]
 
 
-def test_the_scheduler_comes_from_the_environment(
+def test_the_scheduler_comes_from_the_environment_and_paths_may_be_relative(
     tmp_path: Path, inputs: list[Path], scheduler: str, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Workers have another working folder: a relative input, and a relative archive, still work.
     monkeypatch.setenv("PROVENANCE_DASK_SCHEDULER", scheduler)
-    code, results, _ = add(capsys, tmp_path / "a", str(inputs[2]))
-    assert code == 0 and [r["status"] for r in results] == ["added"]
+    monkeypatch.chdir(inputs[0].parent)
+    code, out, _ = run(capsys, "--archive", "archive", "add", inputs[2].name, inputs[1].name, "--json")
+    results = json_lines(out)
+    assert code == 1 and [r["status"] for r in results] == ["added", "failed"]
+    # The failure names the file as it was given, not the worker's absolute path.
+    assert results[1]["error"]["message"].startswith(f"{inputs[1].name}: ")
 
 
 def test_archive_on_the_cluster_matches_a_local_run(

@@ -1,7 +1,7 @@
 """Orchestration: the archive handle and the jobs a user runs on it.
 
 Only this package knows the order of stages.  Workers (threads: decoding and downloads release the
-GIL) compute; only the calling thread writes to the catalog.
+GIL; or a Dask cluster's workers, cluster.py) compute; only the calling thread writes to the catalog.
 """
 
 from __future__ import annotations

@@ -23,8 +23,6 @@ from ..models import MediaKind
 from ..settings import BatchSettings, SamplingSettings
 from .measure import LOCAL, Measured, Runner, measure
 
-SCHEDULER_ENV = "PROVENANCE_DASK_SCHEDULER"
-
 
 class WorkerLostError(ProvenanceError):
     """The cluster lost the worker measuring an item (killed, out of memory, disconnected)."""
@@ -75,13 +73,17 @@ class DaskRunner:
         from distributed.comm import CommClosedError
         from distributed.scheduler import KilledWorker
 
-        # pure=False: the same file added twice is measured twice, as it is locally, never served
-        # from an earlier task's result after the file changed.
+        # Workers have their own working folder: they are given the absolute path, and errors name
+        # the path as the caller had it.  pure=False: a file given twice is measured twice, as it
+        # is locally, never answered from an earlier task's result after the file changed.
+        absolute = os.path.abspath(path)
         future = self._client.submit(
-            measure_on_worker, os.fspath(path), kind, sha256, sampling, hasher_names, pure=False
+            measure_on_worker, absolute, kind, sha256, sampling, hasher_names, pure=False
         )
         try:
             return future.result()
+        except ProvenanceError as exc:
+            raise exc.about(absolute, os.fspath(path)) from None
         except (KilledWorker, CommClosedError) as exc:
             raise WorkerLostError(f"{path}: the Dask worker measuring it was lost ({exc})") from None
 
@@ -104,7 +106,7 @@ def connect(address: str, timeout_s: float) -> DaskRunner:
         raise BadInputError(
             f"{address}: no Dask scheduler answers there ({reason})",
             kind="cluster_unreachable",
-            hint=f"start one with `dask scheduler`, or check --dask / {SCHEDULER_ENV}",
+            hint="start one with `dask scheduler`, or check the address",
         ) from None
     return DaskRunner(client)
 
