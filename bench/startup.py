@@ -2,7 +2,8 @@
 
     python bench/startup.py [--runs 7] [--trees BEFORE_DIR,AFTER_DIR] [-- FILE]
 
-Each tree is put first on PYTHONPATH (a checkout of another commit: `git worktree add DIR REV`), and
+Each tree is put first on PYTHONPATH (a checkout of another commit: `git worktree add DIR REV`), the
+commands run in an empty folder (`python -m` would put a checkout in the working folder first), and
 the trees are interleaved run by run, so a change in the machine's load falls on each alike.  CPU
 is user + sys of the child (getrusage), which the load of other jobs inflates far less than wall time.
 """
@@ -15,6 +16,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,11 +31,16 @@ print(len(sys.modules), file=sys.stderr)
 """
 
 
+_EMPTY = tempfile.mkdtemp(prefix="provenance-startup-")
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one run of ``cmd``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        cmd, env=env, cwd=_EMPTY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
     wall_s = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall_s, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -41,7 +48,12 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def modules_loaded(args: list[str], env: dict[str, str]) -> int:
     proc = subprocess.run(
-        [sys.executable, "-c", _MODULES, *args], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _MODULES, *args],
+        env=env,
+        cwd=_EMPTY,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return int(proc.stderr.strip().splitlines()[-1])
 
@@ -52,8 +64,9 @@ def main() -> None:
     parser.add_argument("--trees", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("file", nargs="?", help="a video for `info FILE`")
     opts = parser.parse_args()
-    trees = opts.trees.split(",")
-    commands = [["--help"], *([["info", opts.file]] if opts.file else [])]
+    trees = [os.path.abspath(tree) for tree in opts.trees.split(",")]
+    file = os.path.abspath(opts.file) if opts.file else None
+    commands = [["--help"], *([["info", file]] if file else [])]
     print("| command | tree | wall (median) | CPU (median) | modules |\n|---|---|---|---|---|")
     for args in commands:
         cmd = [sys.executable, "-m", "provenance", *args]
