@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import imagehash
 import numpy as np
 from PIL import Image
 
@@ -57,6 +56,8 @@ def _contrast_quality(grey: np.ndarray) -> int:
 
 
 def _phash64(greys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    import imagehash  # with SciPy: loaded when frames are hashed, not by every command's start-up
+
     hashes = np.zeros((len(greys), 8), dtype=np.uint8)
     quality = np.zeros(len(greys), dtype=np.uint8)
     for i, grey in enumerate(greys):

@@ -124,6 +124,9 @@ class BatchSettings:
     retries: int = 2
     retry_base_s: float = 2.0
     retry_max_wait_s: float = 60.0
+    # How long `--dask ADDR` waits for the scheduler to answer before the batch is refused: a
+    # scheduler on the same network answers in milliseconds; a wrong address should not hang a run.
+    dask_connect_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,7 @@ _BOUNDS = {
     ("batch", "retries"): (0, 100),
     ("batch", "retry_base_s"): (0.0, 600.0),
     ("batch", "retry_max_wait_s"): (0.0, 3600.0),
+    ("batch", "dask_connect_timeout_s"): (0.1, 600.0),
     ("download", "retries"): (0, 100),
     ("download", "fragment_retries"): (0, 100),
     ("download", "socket_timeout_s"): (0.1, 3600.0),

@@ -108,3 +108,18 @@ def cli(ctx: click.Context, archive: str | None, debug: bool) -> None:
 def items_only(on_event: Callable[[ProgressEvent], None]) -> Callable[[ProgressEvent], None]:
     """Progress in items (URLs archived, media matched), without the download bytes of each item."""
     return lambda event: None if event.stage == "download" else on_event(event)
+
+
+# The environment variable is named by the issue users read, not derived from the settings section.
+dask_option = click.option(
+    "--dask",
+    "dask",
+    metavar="ADDR",
+    envvar="PROVENANCE_DASK_SCHEDULER",
+    default=None,
+    help=(
+        "Describe and fingerprint on the Dask cluster whose scheduler is at ADDR (tcp://host:8786;"
+        " default $PROVENANCE_DASK_SCHEDULER).  Workers read the files at the paths given here, so"
+        " they must share this filesystem; copying into the archive and the catalog stay here."
+    ),
+)

@@ -8,13 +8,12 @@ from typing import Any
 import click
 
 from .. import pipeline, report_custody
-from ..custody.availability import recheck_urls
-from ..custody.bags import export_bag, verify_bag
-from ..custody.fixity import check_archive
-from ..custody.timestamps import stamp_captures
 from ..errors import ExitCode
 from ..models import ArchiveResult
 from .base import State, cli, emit_json, err, out, progress_bar
+
+# The custody steps (yt-dlp, cryptography, bagit) are imported by the commands that run them, so that
+# every other command, and --help, starts without them.
 
 
 def custody_overrides(page: bool, stamp: bool) -> dict[str, dict[str, Any]]:
@@ -73,6 +72,8 @@ def check(state: State, sample: float, seed: int | None, repair: bool, as_json: 
       provenance check --sample 0.1          # a quick spot check of a tenth of the files
       provenance check --json > check.jsonl
     """
+    from ..custody.fixity import check_archive
+
     with state.open("inspect") as opened, progress_bar("checking", err.is_terminal) as on_event:
         result = check_archive(opened, sample=sample, repair=repair, seed=seed, on_event=on_event)
     for problem in result.problems:
@@ -119,6 +120,8 @@ def timestamp(state: State, tsa_urls: tuple[str, ...], as_json: bool) -> None:
       provenance timestamp --tsa https://freetsa.org/tsr
       provenance timestamp                      # the TSAs of [timestamp] tsa_urls
     """
+    from ..custody.timestamps import stamp_captures
+
     with state.open("existing") as opened, progress_bar("stamping", err.is_terminal) as on_event:
         urls = {c.folder: c.url for c in opened.catalog.all_captures()}
         stamps = stamp_captures(opened, tsa_urls=list(tsa_urls) or None, on_event=on_event)
@@ -164,6 +167,8 @@ def recheck_command(
       provenance recheck https://example.org/watch?v=abc --json
       provenance recheck --all --fingerprint     # also: does the post still show the same footage?
     """
+    from ..custody.availability import recheck_urls
+
     if bool(urls) == every:
         raise click.UsageError("give archived URLs, or --all")
     unknown = 0
@@ -210,6 +215,8 @@ def export(state: State, target: str, out_dir: Path, as_json: bool) -> None:
     Example:
       provenance export https://example.org/watch/123 -o case-123/
     """
+    from ..custody.bags import export_bag
+
     with state.open("existing") as opened, progress_bar("matching", err.is_terminal) as on_event:
         bag = export_bag(opened, target, out_dir, on_event=on_event)
     if as_json:
@@ -238,6 +245,8 @@ def verify_bag_command(bag_dir: Path, ca_files: tuple[str, ...], as_json: bool) 
     Example:
       provenance verify-bag case-123/
     """
+    from ..custody.bags import verify_bag
+
     result = verify_bag(bag_dir, ca_files=ca_files)
     if as_json:
         emit_json(report_custody.bag_report_record(result))

@@ -8,21 +8,30 @@ from rich.text import Text
 
 from .. import pipeline, report
 from ..errors import ExitCode
-from .base import State, cli, emit_json, err, out, progress_bar
+from .base import State, cli, dask_option, emit_json, err, out, progress_bar
 from .metadata_tables import metadata_tables
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Files processed at once.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Files processed at once, the CPUs shared among them (with --dask: the cluster's task slots).",
+)
 @click.option(
     "--refresh",
     is_flag=True,
     help="Describe and fingerprint archived files again (e.g. after installing an extra).",
 )
+@dask_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per file.")
 @click.pass_obj
-def add(state: State, paths: tuple[str, ...], jobs: int | None, refresh: bool, as_json: bool) -> None:
+def add(
+    state: State, paths: tuple[str, ...], jobs: int | None, refresh: bool, dask: str | None, as_json: bool
+) -> None:
     """Add video and photo files (or folders of them) to the archive.
 
     \b
@@ -34,10 +43,13 @@ def add(state: State, paths: tuple[str, ...], jobs: int | None, refresh: bool, a
       provenance add ~/cases/strike/              # every video and photo under the folder
       provenance add clip.mp4 photo.heic --json   # one JSON line per file
       provenance add --refresh IMG_0042.heic      # describe again, e.g. after pip install 'provenance[heic]'
+      provenance add /shared/case/ --dask tcp://scheduler:8786   # decoded on the cluster's workers
     """
     counts = {"added": 0, "exists": 0, "failed": 0}
     with state.open() as opened, progress_bar("adding", not as_json and err.is_terminal) as on_event:
-        for result in pipeline.add_files(opened, paths, jobs=jobs, refresh=refresh, on_event=on_event):
+        for result in pipeline.add_files(
+            opened, paths, jobs=jobs, refresh=refresh, on_event=on_event, dask=dask
+        ):
             counts[result.status] += 1
             if result.error:
                 err.print(f"provenance: {result.error.message}", markup=False)

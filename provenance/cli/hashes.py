@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .. import hashlists
+from .. import hashlists, pipeline
 from ..models import to_jsonable
-from ..pipeline import hashes as pipeline_hashes
 from .base import State, cli, emit_json, err, out, progress_bar
 
 
@@ -75,7 +74,7 @@ def export_command(
       provenance hashes export --all -o bank.csv --format pdq-csv
     """
     with state.open("existing") as opened, progress_bar("exporting", not as_json and err.is_terminal) as bar:
-        summary = pipeline_hashes.export_hashlist(
+        summary = pipeline.export_hashlist(
             opened,
             output,
             target=target,
@@ -124,7 +123,7 @@ def import_command(state: State, path: Path, source: str, fmt: str, as_json: boo
       provenance hashes import bank.csv --source "hma-bank" --format pdq-csv
     """
     with state.open() as opened, progress_bar("importing", not as_json and err.is_terminal) as bar:
-        summary = pipeline_hashes.import_hashlist(opened, path, source=source, fmt=fmt, on_event=bar)
+        summary = pipeline.import_hashlist(opened, path, source=source, fmt=fmt, on_event=bar)
     if as_json:
         emit_json(to_jsonable(summary))
         return
@@ -142,7 +141,7 @@ def import_command(state: State, path: Path, source: str, fmt: str, as_json: boo
 def list_command(state: State, as_json: bool) -> None:
     """List the imported hash lists: from whom, when, which file, how many media and frame hashes."""
     with state.open("existing") as opened:
-        found = pipeline_hashes.list_hashlists(opened)
+        found = pipeline.list_hashlists(opened)
     if as_json:
         for item in found:
             emit_json(to_jsonable(item))

@@ -9,7 +9,6 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pipeline
-from ..keyframes import search_links, timecode
 from .base import State, cli, emit_json, err, out
 
 
@@ -41,6 +40,8 @@ def keyframes(state: State, target: str, out_dir: Path | None, sheet: Path | Non
       provenance keyframes clip.mp4 -o frames/ --sheet sheet.jpg
       provenance keyframes 3f2a9c0d41b7 --json
     """
+    from ..keyframes import search_links, timecode  # OpenCV: loaded by this command only
+
     with state.open("optional") as opened:
         found = pipeline.keyframes_of(opened, target, out_dir=out_dir, sheet=sheet)
     links = search_links(None)

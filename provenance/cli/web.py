@@ -8,7 +8,7 @@ import click
 
 from .. import pipeline, report
 from ..errors import ExitCode, UsageError
-from .base import State, cli, emit_json, err, items_only, out, progress_bar
+from .base import State, cli, dask_option, emit_json, err, items_only, out, progress_bar
 from .custody import custody_fields, custody_overrides
 
 
@@ -27,6 +27,7 @@ from .custody import custody_fields, custody_overrides
 @click.option(
     "--timestamp", "stamp", is_flag=True, help="RFC 3161-stamp each new capture with the configured TSAs."
 )
+@dask_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per URL.")
 @click.pass_obj
 def archive(
@@ -37,6 +38,7 @@ def archive(
     refresh: bool,
     page: bool,
     stamp: bool,
+    dask: str | None,
     as_json: bool,
 ) -> None:
     """Download posts with yt-dlp and keep them: media, platform info, thumbnails, SHA-256.
@@ -52,10 +54,14 @@ def archive(
       provenance archive -i urls.txt --jobs 4
       provenance archive -i urls.csv --json > results.jsonl
       provenance archive https://example.org/watch?v=abc --page --timestamp
+      provenance archive -i urls.txt --dask tcp://scheduler:8786
     \b
     --page fetches the post's page from its site once more (with its images, styles and scripts) and
     keeps it in the capture folder; --timestamp sends the SHA-256 of each new capture's manifest to
     the TSAs of [timestamp] tsa_urls (nothing else, and nothing at all when none is configured).
+    \b
+    With --dask, downloads still run here; the cluster's workers describe and fingerprint each one
+    in the archive's staging folder, so the archive must be on a filesystem they share.
     """
     wanted = list(urls) + (pipeline.read_url_list(input_file) if input_file else [])
     if not wanted:
@@ -72,7 +78,7 @@ def archive(
                 hint="set [timestamp] tsa_urls in provenance.toml or PROVENANCE_TIMESTAMP_TSA_URLS",
             )
         for result in pipeline.archive_urls(
-            opened, wanted, jobs=jobs, refresh=refresh, on_event=items_only(on_event)
+            opened, wanted, jobs=jobs, refresh=refresh, on_event=items_only(on_event), dask=dask
         ):
             counts[result.status] += 1
             if result.error:

@@ -22,7 +22,7 @@ from ..probe import IMAGE_DEMUXER, open_error
 from ..settings import SamplingSettings
 from ..store import display_path, require_file
 from .buffer import FrameBuffer, chunks
-from .video import sample_video, scaled_size, start_of
+from .video import sample_video, scaled_size, share_decoders, start_of
 
 __all__ = [
     "FrameBuffer",
@@ -32,6 +32,7 @@ __all__ = [
     "sample_frames",
     "sample_video",
     "scaled_size",
+    "share_decoders",
     "start_of",
 ]
 

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -400,12 +400,23 @@ def _checked(run: _Run) -> _Decoded:
     return decoded
 
 
-def _auto_threads() -> int:
+def _auto_threads(jobs: int = 1) -> int:
     """FFmpeg's own choice for its threads: one more than the CPUs (a thread waiting on the GIL or on
-    the last long run leaves a CPU idle otherwise), capped as each decoder holds its reference frames."""
+    the last long run leaves a CPU idle otherwise), capped as each decoder holds its reference frames.
+    With ``jobs`` files decoded at once, each gets its share of the CPUs, one more than the share."""
     # The CPUs this process may use (not all the machine has) where the OS tells.
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 1 if cpus == 1 else min(cpus + 1, _MAX_AUTO_THREADS)
+    share = cpus // max(1, jobs)
+    return 1 if share <= 1 else min(share + 1, _MAX_AUTO_THREADS)
+
+
+def share_decoders(opts: SamplingSettings, jobs: int) -> SamplingSettings:
+    """The sampling settings of one of ``jobs`` files decoded side by side: threads left for us to
+    choose (decode_threads 0) become this file's share of the CPUs, so that N jobs do not start N
+    times the decoders the cores can run.  A number the user set is kept as it is."""
+    if opts.decode_threads or jobs <= 1:
+        return opts
+    return replace(opts, decode_threads=_auto_threads(jobs))
 
 
 def _sample_runs(path: Path, opts: SamplingSettings, fast: bool) -> Iterator[Frame]:

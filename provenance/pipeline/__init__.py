@@ -1,51 +1,48 @@
 """Orchestration: the archive handle and the jobs a user runs on it.
 
 Only this package knows the order of stages.  Workers (threads: decoding and downloads release the
-GIL) compute; only the calling thread writes to the catalog.
+GIL; or a Dask cluster's workers, cluster.py) compute; only the calling thread writes to the catalog.
 """
 
-from .add import MEDIA_EXTENSIONS, add_files, expand_inputs
-from .archive import DEFAULT_ARCHIVE, Archive, OnEvent, OpenMode, open_archive, resolve_archive_root
-from .clusters import archive_matches, build_timeline, list_clusters
-from .evidence import gather_evidence
-from .hashes import export_hashlist, import_hashlist, list_hashlists
-from .ingest import Ingested, describe, ingest_staged
-from .query import Target, find_matches, is_url, media_info, resolve_target
-from .shots import KeyframeSet, keyframes_of
-from .verify import VerifyTable, read_url_list, read_verify_table, verify_urls
-from .web import archive_one, archive_urls
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_ARCHIVE",
-    "MEDIA_EXTENSIONS",
-    "Archive",
-    "Ingested",
-    "KeyframeSet",
-    "OnEvent",
-    "OpenMode",
-    "Target",
-    "VerifyTable",
-    "add_files",
-    "archive_matches",
-    "archive_one",
-    "archive_urls",
-    "build_timeline",
-    "describe",
-    "expand_inputs",
-    "export_hashlist",
-    "find_matches",
-    "gather_evidence",
-    "import_hashlist",
-    "ingest_staged",
-    "is_url",
-    "keyframes_of",
-    "list_clusters",
-    "list_hashlists",
-    "media_info",
-    "open_archive",
-    "read_url_list",
-    "read_verify_table",
-    "resolve_archive_root",
-    "resolve_target",
-    "verify_urls",
-]
+from ..lazy import lazy_exports
+
+# Where each public name lives, imported on first use (../lazy.py): `info` needs no yt-dlp, no index.
+_EXPORTS: dict[str, str] = {
+    "MEDIA_EXTENSIONS": ".add",
+    "add_files": ".add",
+    "expand_inputs": ".add",
+    "DEFAULT_ARCHIVE": ".archive",
+    "Archive": ".archive",
+    "OnEvent": ".archive",
+    "OpenMode": ".archive",
+    "open_archive": ".archive",
+    "resolve_archive_root": ".archive",
+    "archive_matches": ".clusters",
+    "build_timeline": ".clusters",
+    "list_clusters": ".clusters",
+    "gather_evidence": ".evidence",
+    "export_hashlist": ".hashes",
+    "import_hashlist": ".hashes",
+    "list_hashlists": ".hashes",
+    "Ingested": ".ingest",
+    "ingest_staged": ".ingest",
+    "describe": ".measure",
+    "Target": ".query",
+    "find_matches": ".query",
+    "is_url": ".query",
+    "media_info": ".query",
+    "resolve_target": ".query",
+    "KeyframeSet": ".shots",
+    "keyframes_of": ".shots",
+    "VerifyTable": ".verify",
+    "read_url_list": ".verify",
+    "read_verify_table": ".verify",
+    "verify_urls": ".verify",
+    "archive_one": ".web",
+    "archive_urls": ".web",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -9,11 +9,14 @@ from pathlib import Path
 
 from .. import store
 from ..errors import BadInputError
-from ..frames import detect_kind
+from ..frames import detect_kind, share_decoders
 from ..hashing import Hasher
 from ..models import AddResult, ArchivedMedia, ErrorInfo, Progress
+from ..settings import SamplingSettings
 from .archive import Archive, OnEvent
+from .cluster import runner_for
 from .ingest import Ingested, ingest_staged, stored_ext
+from .measure import Runner
 
 # Files picked up when a folder is added; files named explicitly are always tried.
 MEDIA_EXTENSIONS = {
@@ -93,6 +96,8 @@ def _prepare(
     hashers: Sequence[Hasher],
     stored: Mapping[str, ArchivedMedia],
     refresh: bool,
+    runner: Runner,
+    sampling: SamplingSettings,
 ) -> Ingested | AddResult:
     """Steps 1-4 of adding one file, safe to run in a worker thread (no catalog writes).
 
@@ -115,9 +120,22 @@ def _prepare(
         if known
         else store.safe_ext(path.name, "jpg" if kind == "image" else "mp4")
     )
-    # 4. A verified copy in staging, described, fingerprinted and moved to its content address.
+    # 4. A verified copy in staging, described, fingerprinted (here, or by a Dask worker reading the
+    #    input itself) and moved to its content address.
     with store.staged_copy(archive.root, path, sha256) as staged:
-        return ingest_staged(archive, staged, kind, sha256, ext, hashers, label=shown)
+        source = path if runner.reads_inputs else None
+        return ingest_staged(
+            archive,
+            staged,
+            kind,
+            sha256,
+            ext,
+            hashers,
+            label=shown,
+            runner=runner,
+            source=source,
+            sampling=sampling,
+        )
 
 
 def _failed(shown: str, exc: BaseException) -> AddResult:
@@ -131,6 +149,7 @@ def add_files(
     jobs: int | None = None,
     refresh: bool = False,
     on_event: OnEvent | None = None,
+    dask: str | None = None,
 ) -> Iterator[AddResult]:
     """Add files and folders to the archive; yield one result per file as each finishes.
 
@@ -138,16 +157,39 @@ def add_files(
     `failed` result.  Each file is recorded in one transaction (step 5) after its bytes are in place;
     bytes whose row is never committed are removed (here, or by the next run after a kill), so no
     run leaves media without a row.  ``refresh`` describes and fingerprints archived files again.
+
+    ``jobs`` files are worked on at once, each decoded with its share of the CPUs.  ``dask`` (a
+    scheduler address) has the cluster's workers describe and fingerprint the files, which they
+    read at the same paths; ``jobs`` then defaults to the cluster's task slots.  Copying into the
+    archive and the catalog stay here.
     """
     items = expand_inputs(paths)
     hashers = archive.hashers()
     stored = {m.sha256: m for m in archive.catalog.list_media()}
-    workers = max(1, jobs or archive.settings.batch.jobs)
+    with runner_for(dask, archive.settings.batch) as runner:
+        workers = max(1, jobs or runner.slots or archive.settings.batch.jobs)
+        # A Dask worker shares its CPUs among its own task slots (cluster.measure_on_worker).
+        sampling = archive.settings.sampling if dask else share_decoders(archive.settings.sampling, workers)
+        yield from _run(archive, items, workers, hashers, stored, refresh, runner, sampling, on_event)
+
+
+def _run(
+    archive: Archive,
+    items: list[Path | AddResult],
+    workers: int,
+    hashers: Sequence[Hasher],
+    stored: Mapping[str, ArchivedMedia],
+    refresh: bool,
+    runner: Runner,
+    sampling: SamplingSettings,
+    on_event: OnEvent | None,
+) -> Iterator[AddResult]:
+    """Steps 1-4 of every file on ``workers`` threads, step 5 in this one, results in input order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures: list[AddResult | tuple[Path, Future[Ingested | AddResult]]] = [
             item
             if isinstance(item, AddResult)
-            else (item, pool.submit(_prepare, archive, item, hashers, stored, refresh))
+            else (item, pool.submit(_prepare, archive, item, hashers, stored, refresh, runner, sampling))
             for item in items
         ]
         try:

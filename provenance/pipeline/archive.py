@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .. import store
 from ..catalog import Catalog
 from ..errors import ArchiveError, MissingExtraError, UsageError
 from ..hashing import HASHERS, Hasher
-from ..index import ArchiveIndex, ArchiveStore
 from ..models import Progress
 from ..settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the index is imported by the commands that search, not by `info` or `add --help`
+    from ..index import ArchiveIndex, ArchiveStore
 
 OnEvent = Callable[[Progress], None]
 DEFAULT_ARCHIVE = Path("provenance-archive")
@@ -114,6 +116,8 @@ class Archive:
         return index
 
     def _index_store(self, hasher: Hasher) -> ArchiveStore:
+        from ..index import ArchiveStore
+
         rate = self.settings.sampling.rate_hz
         writable = self.catalog.path != Path(":memory:") and not self.catalog.read_only
         return ArchiveStore(self.root / "index" / f"{hasher.name}@{rate:g}", hasher, rate, writable=writable)

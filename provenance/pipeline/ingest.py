@@ -1,7 +1,9 @@
 """One media file into the archive: describe, fingerprint, move to its content address.
 
 Shared by `add` (local files) and `archive` (downloads).  Runs in worker threads: it writes files
-but never the catalog; the caller records the returned `Ingested` in one transaction.
+but never the catalog; the caller records the returned `Ingested` in one transaction.  The heavy
+part, `measure` (probing, decoding, hashing), runs where a `Runner` puts it: here, or on a Dask
+worker (cluster.py); moving the file into the archive always happens here.
 """
 
 from __future__ import annotations
@@ -13,13 +15,11 @@ from pathlib import Path
 from .. import store
 from ..catalog import Catalog
 from ..errors import ProvenanceError
-from ..exif import read_exif
-from ..fingerprint import fingerprint_frames
-from ..frames import sample_frames
 from ..hashing import Hasher
 from ..models import Fingerprint, MediaFile, MediaInfo, MediaKind
-from ..probe import probe_media
+from ..settings import SamplingSettings
 from .archive import Archive
+from .measure import LOCAL, Runner
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,6 @@ def stored_ext(archive: Archive, sha256: str, hashers: Sequence[Hasher]) -> str 
     return rel.suffix.lstrip(".")
 
 
-def describe(path: Path, kind: str, sha256: str) -> MediaInfo:
-    """What the file says about itself: container tags for videos, EXIF for photos."""
-    return read_exif(path, sha256) if kind == "image" else probe_media(path, sha256)
-
-
 def ingest_staged(
     archive: Archive,
     staged: Path,
@@ -62,19 +57,25 @@ def ingest_staged(
     hashers: Sequence[Hasher],
     *,
     label: str,
+    runner: Runner = LOCAL,
+    source: Path | None = None,
+    sampling: SamplingSettings | None = None,
 ) -> Ingested:
     """Describe and fingerprint a verified file in staging, then move it to its content address.
 
-    What is measured is exactly the bytes that are kept.  A file that cannot be described or
-    decoded raises before anything is moved, so bad input never enters the archive; its error names
-    ``label`` (the file or URL as the user gave it), not the staging copy.
+    What is measured is exactly the bytes that are kept: the staged copy, or ``source`` when the
+    runner reads files elsewhere (a Dask worker reads the input as given, and checks its SHA-256
+    first).  A file that cannot be described or decoded raises before anything is moved, so bad
+    input never enters the archive; its error names ``label`` (the file or URL as the user gave
+    it), not the staging copy.  ``sampling`` defaults to the archive's (add passes its decoder share).
     """
+    measured_path = source or staged
+    names = tuple(h.name for h in hashers)
     try:
-        info = describe(staged, kind, sha256)
-        frames = sample_frames(staged, kind, archive.settings.sampling)
-        fingerprints = fingerprint_frames(sha256, frames, hashers, archive.settings.sampling.rate_hz)
+        measured = runner.measure(measured_path, kind, sha256, sampling or archive.settings.sampling, names)
     except ProvenanceError as exc:
-        raise exc.about(staged, label) from None
+        raise exc.about(measured_path, label) from None
+    info, fingerprints = measured.info, measured.fingerprints
     size_bytes = staged.stat().st_size
     note = store.write_intent(archive.root, store.media_relpath(sha256, ext))
     try:
@@ -83,4 +84,4 @@ def ingest_staged(
         archive.forget_unrecorded([note])
         raise
     media = MediaFile(sha256=sha256, path=rel, size_bytes=size_bytes, kind=kind, ext=ext)
-    return Ingested(media, info, tuple(fingerprints), (note,))
+    return Ingested(media, info, fingerprints, (note,))

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .. import download, store
+from .. import store
 from ..errors import BadInputError
 from ..frames import detect_kind, sample_frames
-from ..match import query_sampling
 from ..models import ArchivedMedia, Capture, Match, MediaInfo
 from .archive import Archive
-from .imported import match_decoded, match_prints, searchable, stored_prints
-from .ingest import describe
+from .measure import describe
+
+# yt-dlp and the matching stack (the index, alignment) are imported where they are used, so that
+# `info` of a file starts without them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ def _archived_url(archive: Archive, url: str) -> Target:
     """A URL archived before: found by the address as given, else by asking the site which post it is."""
     captures = archive.catalog.captures(url=url)
     if not captures:
+        from .. import download
+
         capture_id = download.capture_id_for(url, archive.settings.download)
         captures = archive.catalog.captures(capture_id=capture_id) if capture_id else []
     if not captures:
@@ -83,6 +86,9 @@ def _file_or_sha256(archive: Archive, target: str) -> Target:
 
 def find_matches(archive: Archive, target: str) -> tuple[Target, list[Match]]:
     """Every archived media that shares footage with the target, best first."""
+    from ..match import query_sampling
+    from .imported import match_decoded, match_prints, searchable, stored_prints
+
     resolved = resolve_target(archive, target)
     where = searchable(archive)
     if resolved.archived is not None and not resolved.archived.has_file:  # imported: its stored hashes

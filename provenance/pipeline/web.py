@@ -19,11 +19,14 @@ from .. import download, store
 from ..catalog import Catalog
 from ..custody.capture import after_capture
 from ..errors import ProvenanceError
-from ..frames import detect_kind
+from ..frames import detect_kind, share_decoders
 from ..hashing import Hasher
 from ..models import ArchiveResult, Capture, ErrorInfo, Progress
+from ..settings import SamplingSettings
 from .archive import Archive, OnEvent
+from .cluster import runner_for
 from .ingest import Ingested, ingest_staged, stored_ext
+from .measure import LOCAL, Runner
 from .retry import Attempts, with_retries
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -69,57 +72,59 @@ def archive_one(
     refresh: bool = False,
     on_event: OnEvent | None = None,
     attempts: Attempts | None = None,
+    runner: Runner = LOCAL,
+    sampling: SamplingSettings | None = None,
 ) -> list[_Fetched | ArchiveResult]:
     """One URL: a post gives one outcome, a playlist or feed one per entry (worker thread).
 
     Every request to the site is tried again, with backoff, when it fails transiently; the tries
-    are counted in ``attempts``.
+    are counted in ``attempts``.  Downloads run here; the media is measured by ``runner`` (here,
+    or on a Dask worker reading the download in the archive's staging folder).
     """
     opts, policy = archive.settings.download, archive.settings.batch
     attempts = attempts or Attempts()
+    job = _Job(hashers, refresh, on_event, attempts, runner, sampling or archive.settings.sampling)
     # 1. Which post is it? Asked of the page only, without downloading media.
     capture_id = with_retries(lambda: download.capture_id_for(url, opts), policy, attempts)
     if capture_id is None:  # a playlist or feed: each entry is a post and a capture of its own
         entries = with_retries(lambda: download.expand(url, opts), policy, attempts)
-        return [_archive_entry(archive, entry, hashers, refresh, on_event, attempts) for entry in entries]
-    return [_archive_post(archive, url, capture_id, hashers, refresh, on_event, attempts)]
+        return [_archive_entry(archive, entry, job) for entry in entries]
+    return [_archive_post(archive, url, capture_id, job)]
 
 
-def _archive_entry(
-    archive: Archive,
-    url: str,
-    hashers: Sequence[Hasher],
-    refresh: bool,
-    on_event: OnEvent | None,
-    attempts: Attempts,
-) -> _Fetched | ArchiveResult:
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What every post of one URL's job is archived with."""
+
+    hashers: Sequence[Hasher]
+    refresh: bool
+    on_event: OnEvent | None
+    attempts: Attempts
+    runner: Runner
+    sampling: SamplingSettings
+
+
+def _archive_entry(archive: Archive, url: str, job: _Job) -> _Fetched | ArchiveResult:
     try:
         opts, policy = archive.settings.download, archive.settings.batch
-        capture_id = with_retries(lambda: download.capture_id_for(url, opts), policy, attempts)
-        return _archive_post(archive, url, capture_id or url, hashers, refresh, on_event, attempts)
+        capture_id = with_retries(lambda: download.capture_id_for(url, opts), policy, job.attempts)
+        return _archive_post(archive, url, capture_id or url, job)
     except Exception as exc:  # one entry's failure is that entry's result
         return _failed(url, exc)
 
 
-def _archive_post(
-    archive: Archive,
-    url: str,
-    capture_id: str,
-    hashers: Sequence[Hasher],
-    refresh: bool,
-    on_event: OnEvent | None,
-    attempts: Attempts,
-) -> _Fetched | ArchiveResult:
+def _archive_post(archive: Archive, url: str, capture_id: str, job: _Job) -> _Fetched | ArchiveResult:
     """Steps 2-6 for one post: files only, no catalog writes.  What it put in place before failing
     is removed again (unless the catalog has it), so a failed post leaves nothing behind."""
+    hashers, attempts = job.hashers, job.attempts
     # 2. Captured before? Then nothing is downloaded (--refresh captures it again, beside the old one).
-    if not refresh and Catalog.has_capture(archive.catalog.path, capture_id):
+    if not job.refresh and Catalog.has_capture(archive.catalog.path, capture_id):
         return ArchiveResult(url=url, status="exists", capture_id=capture_id)
     workdir = store.staging_path(archive.root)
     intents: list[Path] = []
     try:
         # 3. Download into a staging folder (fixed file names; partial files die with the folder).
-        progress = _bytes_progress(url, on_event)
+        progress = _bytes_progress(url, job.on_event)
         got = with_retries(
             lambda: download.fetch(url, workdir, archive.settings.download, on_event=progress),
             archive.settings.batch,
@@ -131,7 +136,17 @@ def _archive_post(
         if stored_ext(archive, sha256, hashers) is None:
             kind = detect_kind(got.media_path)
             ext = store.safe_ext(got.media_path.name, "mp4")
-            ingested = ingest_staged(archive, got.media_path, kind, sha256, ext, hashers, label=url)
+            ingested = ingest_staged(
+                archive,
+                got.media_path,
+                kind,
+                sha256,
+                ext,
+                hashers,
+                label=url,
+                runner=job.runner,
+                sampling=job.sampling,
+            )
             intents.extend(ingested.intents)
         # 5. The platform's info.json, thumbnails and description, kept as given.
         capture = replace(got.capture, sha256=sha256)
@@ -203,17 +218,40 @@ def archive_urls(
     jobs: int | None = None,
     refresh: bool = False,
     on_event: OnEvent | None = None,
+    dask: str | None = None,
 ) -> Iterator[ArchiveResult]:
     """Archive every URL; yield results in input order (a playlist yields one per entry).
 
     One URL's failure never stops the others.  The batch's jobs live in the catalog: run the same
     list again and finished URLs are reported from the catalog without asking the site again.
+    ``dask`` (a scheduler address) has the cluster's workers describe and fingerprint each download,
+    which they read in the archive's staging folder (the archive must be on a filesystem they share).
     """
     wanted = expand_urls(archive, urls)
     batch_id = batch_id_for(wanted)
     states = archive.catalog.open_batch(batch_id, wanted)
     hashers = archive.hashers()
-    workers = max(1, jobs or archive.settings.batch.jobs)
+    with runner_for(dask, archive.settings.batch) as runner:
+        workers = max(1, jobs or runner.slots or archive.settings.batch.jobs)
+        sampling = archive.settings.sampling if dask else share_decoders(archive.settings.sampling, workers)
+        yield from _run(
+            archive, wanted, batch_id, states, workers, hashers, refresh, on_event, runner, sampling
+        )
+
+
+def _run(
+    archive: Archive,
+    wanted: list[str],
+    batch_id: str,
+    states: dict[int, tuple[str, str | None]],
+    workers: int,
+    hashers: Sequence[Hasher],
+    refresh: bool,
+    on_event: OnEvent | None,
+    runner: Runner,
+    sampling: SamplingSettings,
+) -> Iterator[ArchiveResult]:
+    """Every URL's job on ``workers`` threads; what they fetched recorded in this one, in input order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures: dict[int, tuple[Future[list[_Fetched | ArchiveResult]], Attempts]] = {}
         for position, url in enumerate(wanted):
@@ -223,7 +261,15 @@ def archive_urls(
             archive.catalog.set_job(batch_id, position, "running")
             attempts = Attempts()
             future = pool.submit(
-                archive_one, archive, url, hashers, refresh=refresh, on_event=on_event, attempts=attempts
+                archive_one,
+                archive,
+                url,
+                hashers,
+                refresh=refresh,
+                on_event=on_event,
+                attempts=attempts,
+                runner=runner,
+                sampling=sampling,
             )
             futures[position] = (future, attempts)
         try:
