@@ -289,7 +289,7 @@ def diagnose(archive: Archive, outcome: Outcome, name: str, match: Match) -> lis
     index, query, near = archive.index(), outcome.query, outcome.near.get(name)
     ref, frames = index.media.index(match.ref_sha256), query_frames(archive, query)
     dists = variant_distances(frames, index, archive.settings.match)
-    r_times, first = index.times_of(ref), index.row_start[ref]
+    r_times, first = index.times_of(ref), int(np.sum(index.informative_frames[:ref]))
     lines = [
         f"- {query.id} ({query.kind}, {query.path.name}) -> {name}: score {match.score:.2f}, query "
         f"coverage {match.query_coverage:.2f}, reference coverage {match.ref_coverage:.2f}"
