@@ -15,7 +15,8 @@ source is listed; segment within 1 s = both ends of the best segment, reference 
 within 1 s of the written truth; any other listed source that is not the same footage is a false
 match.  Everything generated is cached in bench/out/heldout-v2/.
 
-    python bench/heldout.py [--quick] [--edits K] [--explain] [--no-write]
+    python bench/heldout.py [--quick] [--conditions full,win2s,...] [--edits K] [--peers [--videohash]]
+                            [--explain] [--no-write]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from negatives import related_to
-from peers import Verdict
+from peers import PeerRun, Verdict, frame_rule_peers, videohash_peer
 from robustness import CRF, FONT, Copy, _judge, even, ffmpeg, probe, simple_edits
 
 from provenance import add_files, find_matches, open_archive
@@ -399,6 +400,37 @@ def explain(copy: Copy, ref: Path, settings: Settings) -> str:
     )
 
 
+def run_peers(items: Sequence[Item], copies: Sequence[Copy], videohash: bool) -> list[PeerRun]:
+    """The peers of bench/peers.py (vPDQ rule, pHash rule[, videohash]) on one condition's files."""
+    sources = {i.video: i.path for i in items}
+    queries = [(c.id, c.path) for c in copies]
+    runs = frame_rule_peers(sources, queries)
+    return [*runs, videohash_peer(sources, queries)] if videohash else runs
+
+
+def peer_table(outcomes: Sequence[Outcome], runs: Mapping[str, PeerRun]) -> list[str]:
+    """Markdown: family x method -> copies found of their own source, tuning / held-out."""
+    names = ["ours", *runs]
+    lines = ["| edit family | " + " | ".join(f"{n}: tuning / held-out" for n in names) + " |"]
+    lines.append("|---|" + "---|" * len(names))
+
+    def found(o: Outcome, name: str) -> bool:
+        return o.found if name == "ours" else runs[name].pairs[o.copy.id, o.copy.source].matched
+
+    for family in [*FAMILIES, "all"]:
+        mine = [o for o in outcomes if family in (family_of(o), "all")]
+        cells = []
+        for name in names:
+            halves_found = [[found(o, name) for o in mine if o.half == h] for h in ("tuning", "held-out")]
+            cells.append(" / ".join(f"{sum(f)}/{len(f)}" for f in halves_found))
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    wrong = {
+        n: sum(v.matched and k[1] not in related_to(k[0].split("/")[0]) for k, v in r.pairs.items())
+        for n, r in runs.items()
+    }
+    return [*lines, "", "Peers' false matches: " + ", ".join(f"{n} {k}" for n, k in wrong.items()) + "."]
+
+
 def report(outcomes: Sequence[Outcome], items: Sequence[Item], settings: Settings) -> list[str]:
     videos = sorted({i.video for i in items})
     half_of = {i.video: i.half for i in items}
@@ -459,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--edits", type=int, default=2, help="edit families per (video, condition)")
     parser.add_argument("--conditions", help=f"a comma-separated subset of {','.join(CONDITIONS)}")
+    parser.add_argument("--peers", action="store_true", help="also the vPDQ rule and the pHash rule")
+    parser.add_argument("--videohash", action="store_true", help="with --peers: videohash too (slow)")
     parser.add_argument("--explain", action="store_true", help="explain every miss (slower)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {RESULTS.name}")
     args = parser.parse_args(argv)
@@ -473,13 +507,26 @@ def main(argv: list[str] | None = None) -> int:
     made = time.perf_counter() - clock
     print(f"{len(items)} sources, {len(copies)} copies made in {made:.0f} s", file=sys.stderr)
     pairs: Pairs = {}
+    peers: dict[str, PeerRun] = {}
     for condition in conditions:
         mine = [c for c in copies if c.edit.startswith(condition + ":")]
-        pairs.update(run_condition([i for i in items if i.condition == condition], mine))
+        sources = [i for i in items if i.condition == condition]
+        pairs.update(run_condition(sources, mine))
+        for run in run_peers(sources, mine, args.videohash) if args.peers else []:
+            peers.setdefault(run.name, PeerRun(run.name, run.status)).pairs.update(run.pairs)
         print(f"{condition}: {len(mine)} copies matched", file=sys.stderr)
     settings = Settings()
     outcomes = outcomes_of(copies, pairs, {i.video: i.half for i in items})
     body = report(outcomes, items, settings)
+    if peers:
+        ok = {n: r for n, r in peers.items() if r.status == "ok"}
+        body += [
+            "",
+            "Ours and the peers (bench/peers.py), copies found / copies:",
+            "",
+            *peer_table(outcomes, ok),
+        ]
+        body += [f"{n}: {r.status}" for n, r in peers.items() if r.status != "ok"]
     if args.explain:
         path_of = {(i.video, i.condition): i.path for i in items}
         body += ["", "Why (every miss):", ""]
