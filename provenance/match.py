@@ -10,6 +10,7 @@ excerpt of a long video and a long compilation containing a short clip both scor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
 # cached matches (pipeline/clusters.py) made by another version are computed again.
-MATCHER_VERSION = 4
+MATCHER_VERSION = 5
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -99,7 +100,7 @@ def _match_variant(
     found = {}
     for ref in np.unique(owners):
         mine = owners == ref
-        min_frames = min(opts.min_frames, informative.size, index.informative_frames[ref])
+        min_frames = needed_frames(informative.size, index.times_of(int(ref)), opts)
         segments = align_hits(
             q_ms[mine],
             index.times_ms[hits.row[mine]],
@@ -122,6 +123,19 @@ def _match_variant(
         query_coverage = _query_coverage(times_ms[informative], segments)
         found[int(ref)] = (tuple(segments), query_coverage, _ref_coverage(index, int(ref), segments))
     return found
+
+
+def needed_frames(query_frames: int, ref_times_ms: np.ndarray, opts: MatchSettings) -> int:
+    """Distinct reference frames a segment needs: ``opts.min_frames``, or as many as cover
+    ``opts.min_evidence_s`` of a densely sampled reference, capped by ``opts.evidence_share`` of
+    what the shorter side offers; never more than either side has."""
+    offered = min(query_frames, ref_times_ms.size)
+    if ref_times_ms.size < 2:
+        return min(opts.min_frames, offered)
+    step_s = float(np.median(np.diff(ref_times_ms))) / 1000
+    by_time = math.ceil(opts.min_evidence_s / max(step_s, 1e-3) - 1e-9)
+    cap = max(opts.min_frames, math.ceil(opts.evidence_share * offered))
+    return min(max(opts.min_frames, min(by_time, cap)), offered)
 
 
 # One variant of the query, searched: (label, hashes, qualities), all at the query's frame times.

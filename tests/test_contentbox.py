@@ -98,3 +98,15 @@ def test_crop_takes_the_central_part_of_the_box() -> None:
     central = crop(grey, box, 0.5)
     assert central.shape == (40, 80) and central[0, 0] == grey[30, 60]
     assert crop(grey, None, 1.0) is grey
+
+
+def test_dark_footage_between_black_bars_is_kept_whole() -> None:
+    # A night scene (grey levels under 40, grainy, changing) pillarboxed with flat video black: only
+    # the bars go, the dark picture stays (it is not a bar because it is dark).
+    rng = np.random.default_rng(2)
+    frames = []
+    for i in range(12):
+        grey = np.full((72, 128), 16, dtype=np.uint8)
+        grey[:, 24:104] = rng.integers(0, 38, (72, 80), dtype=np.uint8)
+        frames.append(Frame(i * 500, grey))
+    assert find_content_box(frames) == Box(x=24, y=0, width=80, height=72)

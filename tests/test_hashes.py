@@ -77,7 +77,8 @@ def test_team_b_finds_its_copy_in_team_a_native_list(team_a, clips, tmp_path, ca
     assert code == 0, err
     (summary,) = json_lines(out)
     assert summary["type"] == "import_summary" and summary["status"] == "imported"
-    assert (summary["media_added"], summary["frames"], summary["format"]) == (1, 24, "provenance")
+    # 16 frames per hasher: the 6 s clip is short, sampled to SamplingSettings.short_media_frames.
+    assert (summary["media_added"], summary["frames"], summary["format"]) == (1, 32, "provenance")
 
     code, out, err = run(capsys, "--archive", b, "match", str(clips["copy"]), "--json")
     assert code == 0, err
@@ -109,7 +110,7 @@ def test_team_b_finds_its_copy_in_team_a_native_list(team_a, clips, tmp_path, ca
     code, out, _ = run(capsys, "--archive", b, "hashes", "list", "--json")
     (listed,) = json_lines(out)
     assert listed["type"] == "imported_list" and listed["source"] == "partner-newsroom"
-    assert (listed["media"], listed["frames"], listed["name"]) == (1, 24, "strike.jsonl")
+    assert (listed["media"], listed["frames"], listed["name"]) == (1, 32, "strike.jsonl")
     code, out, _ = run(capsys, "--archive", b, "list", "--json")
     imported = [m for m in json_lines(out) if m["imported"]]
     assert len(imported) == 1 and imported[0]["path"] is None and len(json_lines(out)) == 2
@@ -311,7 +312,7 @@ def test_the_python_api_streams_lines_and_a_failure_keeps_nothing(team_a, tmp_pa
         assert archive.catalog.list_media() == [] and archive.catalog.imported_lists() == []
         summary = import_hashlist(archive, iter(lines), source="api", name="from-memory")
         assert (summary.status, summary.media_added, summary.name) == ("imported", 1, "from-memory")
-        assert len(archive.index()) == 12  # informative phash64 frames of the 6 s clip at 2 Hz
+        assert len(archive.index()) == 16  # informative phash64 frames of the 6 s clip (short: 16)
 
 
 def test_verify_names_a_partner_appearance_as_the_earliest(published: Published, tmp_path, capsys) -> None:

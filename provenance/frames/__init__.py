@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 import warnings
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -33,6 +35,7 @@ __all__ = [
     "sample_video",
     "scaled_size",
     "share_decoders",
+    "short_media_rate",
     "start_of",
 ]
 
@@ -140,4 +143,22 @@ def sample_frames(path: Path, kind: MediaKind, opts: SamplingSettings) -> FrameB
         frames.append(frame)
     if not frames:  # e.g. every decoded frame lacked a presentation time
         raise CorruptMediaError(f"{path}: no frame with a presentation time could be decoded")
-    return frames
+    denser = short_media_rate(frames, opts)
+    if denser is None:
+        return frames
+    frames.close()
+    return sample_frames(path, kind, replace(opts, rate_hz=denser))
+
+
+def short_media_rate(frames: Sequence[Frame], opts: SamplingSettings) -> float | None:
+    """The denser rate a short video is sampled at, or None when ``frames`` are enough.
+
+    A clip that gave fewer than ``opts.short_media_frames`` samples is sampled again, densely enough
+    to give that many (at most ``opts.short_media_max_rate_hz``): an excerpt of a 2 s clip keeps
+    evidence.  Told from the frames themselves, so a file without a duration in its header is
+    treated alike; only short files are decoded twice, and they are short."""
+    if len(frames) >= opts.short_media_frames or opts.rate_hz >= opts.short_media_max_rate_hz:
+        return None
+    span_s = (frames[-1].t_ms - frames[0].t_ms) / 1000 + 1 / opts.rate_hz
+    rate = min(opts.short_media_max_rate_hz, opts.short_media_frames / max(span_s, 1e-3))
+    return rate if rate > opts.rate_hz * 1.01 else None
