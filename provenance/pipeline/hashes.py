@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -220,7 +221,10 @@ def whole_frame_pdq(archive: Archive, media: ArchivedMedia) -> Fingerprint:
     vPDQ and PDQ banks compare, which the stored pdq256 (inside the content box) is not."""
     if not PDQ256_FRAME.available:
         raise MissingExtraError("vPDQ and PDQ lists need PDQ", hint="pip install 'provenance[pdq]'")
-    frames = sample_frames(archive.root / media.path, media.kind, archive.settings.sampling)
+    # At the plain rate, short clips included: vPDQ counts the share of *our* frames its own (one a
+    # second) match, and the extra frames a short clip gets for our matcher would lower that share.
+    plain = replace(archive.settings.sampling, short_media_frames=0)
+    frames = sample_frames(archive.root / media.path, media.kind, plain)
     hashes, quality = PDQ256_FRAME.hash_frames(region_greys(frames, None, 1.0))
     times_ms = np.array([f.t_ms for f in frames], np.int32)
     return Fingerprint(
