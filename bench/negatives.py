@@ -241,9 +241,20 @@ def variant_distances(
     return out
 
 
+def flat_index(archive: Archive) -> HashIndex:
+    """Every frame of the archive's index in one in-memory HashIndex (its arrays are read directly
+    here), media numbered as the archive's index numbers them."""
+    hasher = archive.index().hasher
+    prints = [
+        next(fp for fp in archive.catalog.fingerprints_of(sha) if fp.hasher == hasher.name)
+        for sha in archive.index().media
+    ]
+    return HashIndex(hasher, prints)
+
+
 def closest_frames(archive: Archive, frames: Sequence[Frame]) -> dict[int, Near]:
     """Index media number -> its closest frame pair over every variant (none: no informative pair)."""
-    index, limit, times = archive.index(), archive.settings.match.max_distance, [f.t_ms for f in frames]
+    index, limit, times = flat_index(archive), archive.settings.match.max_distance, [f.t_ms for f in frames]
     best: dict[int, Near] = {}
     within = np.zeros((len(frames), len(index.media)), dtype=bool)
     for name, (keep, dist) in variant_distances(frames, index, archive.settings.match).items():
@@ -273,7 +284,7 @@ def judge(archive: Archive, query: Query, names: dict[str, str]) -> Outcome:
 
 def diagnose(archive: Archive, outcome: Outcome, name: str, match: Match) -> list[str]:
     """A false match in detail: each segment and the frame pairs inside it, the closest pair by variant."""
-    index, query, near = archive.index(), outcome.query, outcome.near.get(name)
+    index, query, near = flat_index(archive), outcome.query, outcome.near.get(name)
     ref, frames = index.media.index(match.ref_sha256), query_frames(archive, query)
     dists = variant_distances(frames, index, archive.settings.match)
     r_times, first = index.times_of(ref), index.row_start[ref]
@@ -465,7 +476,7 @@ def run(queries: Sequence[Query]) -> tuple[list[Outcome], Settings, dict[str, in
     """A fresh archive of every media file, every query matched, every false match diagnosed."""
     with (
         tempfile.TemporaryDirectory(dir=OUT, prefix="archive-") as root,
-        open_archive(root, Settings()) as archive,
+        open_archive(root) as archive,  # default Settings, or PROVENANCE_* (e.g. MATCH_SEARCH=indexed)
     ):
         files = sorted(p for p in MEDIA.glob("*/*") if p.is_file() and p.name != "README.md")
         added = list(add_files(archive, files, jobs=2))
