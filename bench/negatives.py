@@ -320,12 +320,18 @@ def diagnose(archive: Archive, outcome: Outcome, name: str, match: Match) -> lis
     ]
 
 
+def _log_binomial(n: int, i: int, p: float) -> float:
+    """log P(i of n) for success rate p, in logs: math.comb(n, i) overflows a float past n ~ 1,000."""
+    log_comb = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+    return log_comb + i * math.log(p) + (n - i) * math.log1p(-p)
+
+
 def upper_95(k: int, n: int) -> float:
     """The one-sided 95 % Clopper-Pearson upper bound of a rate seen k times in n trials."""
     low, high = (k / n, 1.0) if n else (1.0, 1.0)
     for _ in range(60 if n else 0):
         p = (low + high) / 2
-        cdf = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+        cdf = sum(math.exp(_log_binomial(n, i, p)) for i in range(k + 1))
         low, high = (p, high) if cdf > 0.05 else (low, p)
     return high
 

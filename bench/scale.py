@@ -41,10 +41,11 @@ from provenance.settings import Settings
 HERE = Path(__file__).resolve().parent
 
 
-def rss_mb() -> float:
-    """Resident memory of this process now (VmRSS), MB."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory of this process now, MB: VmRSS in all; RssAnon, what the process itself
+    holds; RssFile, pages of mapped files (the index segments) the kernel may drop and read again."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -115,7 +116,7 @@ def measure_size(size: int, queries: int, exact_queries: int) -> dict:
         exact = ArchiveIndex(index.hasher, index.segments, index._alive_ids, "exact")
         rows = []
         # The exact scan of 10^7 frames takes minutes a query here: fewer queries as sizes grow.
-        n_exact = max(1, min(exact_queries, int(exact_queries * 1e6 / size)))
+        n_exact = min(exact_queries, max(1, int(exact_queries * 1e6 / size)))
         n_exact_synthetic = n_exact if size < 10_000_000 else 0
         for n, query in enumerate([*real, *synthetic]):
             with_exact = n < n_exact or n - len(real) in range(n_exact_synthetic)
@@ -124,6 +125,7 @@ def measure_size(size: int, queries: int, exact_queries: int) -> dict:
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
         rss_queries = rss_mb()
+        rss_anon, rss_file = rss_mb("RssAnon"), rss_mb("RssFile")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "size": size,
@@ -135,6 +137,8 @@ def measure_size(size: int, queries: int, exact_queries: int) -> dict:
         "rss_before_mb": rss_before,
         "rss_open_mb": rss_open,
         "rss_after_queries_mb": rss_queries,
+        "rss_anon_mb": rss_anon,
+        "rss_file_mb": rss_file,
         "peak_rss_mb": peak,
         "planted_copies": len(planted),
         "index_mb": folder_mb(root / "index"),
@@ -150,18 +154,20 @@ def whole_process(size: int) -> dict:
     """A ``provenance match`` process on the archive of ``size`` frames, one real 60 s query."""
     root = OUT / f"archive-v1-{size}"
     clip = OUT / "clips" / "opencv_vtest-reencode.mp4"
-    times = []
+    times, cpu = [], []
     for _ in range(3):
-        start = time.perf_counter()
+        start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             [sys.executable, "-m", "provenance", "--archive", str(root), "match", str(clip), "--json"],
             capture_output=True,
             text=True,
             check=False,
         )
-        times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(round(time.perf_counter() - start, 2))
+        cpu.append(round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 2))
     found = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    return {"size": size, "seconds": times, "exit": done.returncode, "matches": len(found)}
+    return {"size": size, "wall_s": times, "cpu_s": cpu, "exit": done.returncode, "matches": len(found)}
 
 
 def run_one(size: int, queries: int, exact_queries: int) -> dict:
@@ -178,7 +184,7 @@ def latency_table(results: Sequence[dict]) -> list[str]:
         "| indexed p50 / p95 (CPU) | exact p50 (CPU, n) | exact / indexed (CPU, same queries) "
         "| copies found | exact-only copies | false matches indexed (exact, its n) "
         "| stage-1 frame recall |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for kind in ("real", "synthetic"):
@@ -209,15 +215,16 @@ def _latency_line(r: dict, kind: str, rows: list[dict]) -> str:
 
 def memory_table(results: Sequence[dict]) -> list[str]:
     lines = [
-        "| stored frames | segments | index on disk | open | RSS before open | RSS open | RSS after queries "
-        "| peak RSS | archive built (cached: 0) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| stored frames | segments | index on disk | open (wall) | RSS before open | RSS open "
+        "| RSS after queries | of which anonymous / mapped files | peak RSS | archive built (cached: 0) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        anon, mapped = r.get("rss_anon_mb", float("nan")), r.get("rss_file_mb", float("nan"))
         lines.append(
             f"| {r['frames']:,} | {r['segments']} | {r['index_mb']:,.0f} MB | {1000 * r['open_s']:.0f} ms "
             f"| {r['rss_before_mb']:,.0f} MB | {r['rss_open_mb']:,.0f} MB "
-            f"| {r['rss_after_queries_mb']:,.0f} MB "
+            f"| {r['rss_after_queries_mb']:,.0f} MB | {anon:,.0f} / {mapped:,.0f} MB "
             f"| {r['peak_rss_mb']:,.0f} MB | {r['built_s']:.0f} s |"
         )
     return lines
@@ -232,12 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact-queries", type=int, default=3, help="queries also searched exactly")
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--no-process", action="store_true", help="skip the whole `provenance match` runs")
+    parser.add_argument("--process", action="store_true", help="only the whole `provenance match` runs")
+    parser.add_argument("--tables", action="store_true", help="print the tables of the last run's results")
     args = parser.parse_args(argv)
     if args.one:
         result = measure_size(int(args.one), args.queries, args.exact_queries)
         (OUT / f"result-{int(args.one)}.json").write_text(json.dumps(result))
         return 0
     sizes = [int(float(s)) for s in args.sizes.split(",")]
+    if args.process:
+        print(json.dumps(whole_process(sizes[-1])))
+        return 0
+    if args.tables:
+        results = [json.loads((OUT / f"result-{size}.json").read_text()) for size in sizes]
+        print("\n".join([*latency_table(results), "", *memory_table(results)]))
+        return 0
     results = [run_one(size, args.queries, args.exact_queries) for size in sizes]
     print("\n".join(latency_table(results)))
     print()

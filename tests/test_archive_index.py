@@ -105,6 +105,21 @@ def test_the_search_setting_chooses_the_path(
     assert fp.sha256 in media_with_evidence(index, hits)
 
 
+@pytest.mark.parametrize(("frames", "flips"), [(8, 1), (archive_index_module.SHORT_QUERY, 1), (200, 0)])
+def test_short_queries_also_probe_chunks_one_bit_off(
+    library, frames: int, flips: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = ArchiveIndex(
+        PHASH64, [build_segment(PHASH64, library[:20])], {i for i, _ in library[:20]}, "indexed"
+    )
+    probed = []
+    original = archive_index_module.candidates
+    monkeypatch.setattr(archive_index_module, "candidates", lambda *a: probed.append(a[3]) or original(*a))
+    hashes = np.concatenate([fp.hashes for _, fp in library[:20]])[:frames]
+    index.search(hashes, RADIUS, np.arange(frames, dtype=np.int32) * 125)
+    assert probed == [flips]
+
+
 def test_a_saved_segment_answers_as_the_one_in_memory(library, tmp_path: Path) -> None:
     built = build_segment(PHASH64, library[:50])
     save_segment(built, tmp_path, "seg-a")

@@ -43,8 +43,10 @@ MANIFEST = "manifest.json"
 # view against 10^5 frames took 0.7 s exact, 0.05 s in two stages; bench/scale.py.)
 EXACT_PAIRS = 2_000_000
 # Queries of at most this many frames also look up chunks one bit off (17 probes a chunk): a short
-# clip or a photo has few frames, each of which must count.
-SHORT_QUERY = 32
+# clip or a photo has few frames, each of which must count.  64 = 8 s at the query rate: at 32,
+# 4 s windows of a screen recording (33 frames) were found by the exact search and missed by the
+# two stages (bench/negatives.py with PROVENANCE_MATCH_SEARCH=indexed).
+SHORT_QUERY = 64
 # Two hits are at one time offset when (reference - query) falls in the same or the next bin: wide
 # enough for the speed changes alignment accepts (0.75-1.33x) over a few seconds of query.
 OFFSET_BIN_MS = 4000
