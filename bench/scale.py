@@ -220,11 +220,11 @@ def memory_table(results: Sequence[dict]) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        anon, mapped = r.get("rss_anon_mb", float("nan")), r.get("rss_file_mb", float("nan"))
+        split = f"{r['rss_anon_mb']:,.0f} / {r['rss_file_mb']:,.0f} MB" if "rss_anon_mb" in r else "not kept"
         lines.append(
             f"| {r['frames']:,} | {r['segments']} | {r['index_mb']:,.0f} MB | {1000 * r['open_s']:.0f} ms "
             f"| {r['rss_before_mb']:,.0f} MB | {r['rss_open_mb']:,.0f} MB "
-            f"| {r['rss_after_queries_mb']:,.0f} MB | {anon:,.0f} / {mapped:,.0f} MB "
+            f"| {r['rss_after_queries_mb']:,.0f} MB | {split} "
             f"| {r['peak_rss_mb']:,.0f} MB | {r['built_s']:.0f} s |"
         )
     return lines

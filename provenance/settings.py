@@ -74,7 +74,7 @@ class MatchSettings:
     # bench/negatives.py, 8,454 unrelated pairs included 4 photo-video pairs at exactly 12 bits (through
     # mirrored and zoomed views) and none closer; see bench/RESULTS.md for what 8 keeps.
     few_frames_max_distance: int = 8
-    # How the index is searched: "auto" scans small archives and, past ~50 million frame pairs a
+    # How the index is searched: "auto" scans small archives and, past ~2 million frame pairs a
     # query, finds candidate media by 16-bit chunks first (index/archive_index.py; what it misses is
     # measured by bench/scale.py); "exact" always scans every stored frame; "indexed" always takes
     # the two stages (for benchmarks that compare them on small archives).

@@ -11,7 +11,8 @@ Search: archives small enough to scan are searched exactly (index/exact.py).  La
 stages: the chunk tables (chunks.py) name the media that share a chunk, and a close hash, with at
 least two query frames at one time offset; every frame of those media is then searched exactly, so
 a media found is found with all its frames, as the exact search would.  bench/scale.py measures what
-the first stage misses (no copy of the robustness benchmark, at 10^5-10^8 frames).
+the first stage misses (no copy at 10^5-10^7 frames, none of bench/robustness.py; 39 % of the query
+frames that are close to their source are not found by the chunks alone, see bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from .segment import Segment, build_segment, load_segment, merge_segments, save_
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-# Up to this many (query hash, stored hash) pairs a search is exact: ~30 ms of popcount and hit
-# collection on 2 shared cores, about what the two stages cost at any size.  (It was 5e7: a 480-frame
-# view against 10^5 frames took 0.7 s exact, 0.05 s in two stages; bench/scale.py.)
+# Up to this many (query hash, stored hash) pairs a search is exact: under 10 ms of popcount and
+# hit collection, about what the two stages cost.  (It was 5e7: a 480-frame view against 10^5
+# frames took 0.7 s exact, 0.05 s in two stages; bench/scale.py.)
 EXACT_PAIRS = 2_000_000
 # Queries of at most this many frames also look up chunks one bit off (17 probes a chunk): a short
 # clip or a photo has few frames, each of which must count.  64 = 8 s at the query rate: at 32,
