@@ -253,9 +253,20 @@ def variant_distances(
     return out
 
 
+def flat_index(archive: Archive) -> HashIndex:
+    """Every frame of the archive's index in one in-memory HashIndex (its arrays are read directly
+    here), media numbered as the archive's index numbers them."""
+    hasher = archive.index().hasher
+    prints = [
+        next(fp for fp in archive.catalog.fingerprints_of(sha) if fp.hasher == hasher.name)
+        for sha in archive.index().media
+    ]
+    return HashIndex(hasher, prints)
+
+
 def closest_frames(archive: Archive, frames: Sequence[Frame]) -> dict[int, Near]:
     """Index media number -> its closest frame pair over every variant (none: no informative pair)."""
-    index, limit, times = archive.index(), archive.settings.match.max_distance, [f.t_ms for f in frames]
+    index, limit, times = flat_index(archive), archive.settings.match.max_distance, [f.t_ms for f in frames]
     best: dict[int, Near] = {}
     within = np.zeros((len(frames), len(index.media)), dtype=bool)
     row_start = np.concatenate([[0], np.cumsum(index.informative_frames)]).astype(np.int64)
@@ -286,7 +297,7 @@ def judge(archive: Archive, query: Query, names: dict[str, str]) -> Outcome:
 
 def diagnose(archive: Archive, outcome: Outcome, name: str, match: Match) -> list[str]:
     """A false match in detail: each segment and the frame pairs inside it, the closest pair by variant."""
-    index, query, near = archive.index(), outcome.query, outcome.near.get(name)
+    index, query, near = flat_index(archive), outcome.query, outcome.near.get(name)
     ref, frames = index.media.index(match.ref_sha256), query_frames(archive, query)
     dists = variant_distances(frames, index, archive.settings.match)
     r_times, first = index.times_of(ref), int(np.sum(index.informative_frames[:ref]))
@@ -322,12 +333,18 @@ def diagnose(archive: Archive, outcome: Outcome, name: str, match: Match) -> lis
     ]
 
 
+def _log_binomial(n: int, i: int, p: float) -> float:
+    """log P(i of n) for success rate p, in logs: math.comb(n, i) overflows a float past n ~ 1,000."""
+    log_comb = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+    return log_comb + i * math.log(p) + (n - i) * math.log1p(-p)
+
+
 def upper_95(k: int, n: int) -> float:
     """The one-sided 95 % Clopper-Pearson upper bound of a rate seen k times in n trials."""
     low, high = (k / n, 1.0) if n else (1.0, 1.0)
     for _ in range(60 if n else 0):
         p = (low + high) / 2
-        cdf = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+        cdf = sum(math.exp(_log_binomial(n, i, p)) for i in range(k + 1))
         low, high = (p, high) if cdf > 0.05 else (low, p)
     return high
 
@@ -478,7 +495,7 @@ def run(queries: Sequence[Query]) -> tuple[list[Outcome], Settings, dict[str, in
     """A fresh archive of every media file, every query matched, every false match diagnosed."""
     with (
         tempfile.TemporaryDirectory(dir=OUT, prefix="archive-") as root,
-        open_archive(root, Settings()) as archive,
+        open_archive(root) as archive,  # default Settings, or PROVENANCE_* (e.g. MATCH_SEARCH=indexed)
     ):
         files = sorted(p for p in MEDIA.glob("*/*") if p.is_file() and p.name != "README.md")
         added = list(add_files(archive, files, jobs=2))

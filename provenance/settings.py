@@ -92,9 +92,10 @@ class MatchSettings:
     # bench/negatives.py, 8,454 unrelated pairs included 4 photo-video pairs at exactly 12 bits (through
     # mirrored and zoomed views) and none closer; see bench/RESULTS.md for what 8 keeps.
     few_frames_max_distance: int = 8
-    # How the index is searched: "auto" scans small archives and, past ~50 million frame pairs a
+    # How the index is searched: "auto" scans small archives and, past ~2 million frame pairs a
     # query, finds candidate media by 16-bit chunks first (index/archive_index.py; what it misses is
-    # measured by bench/scale.py); "exact" always scans every stored frame.
+    # measured by bench/scale.py); "exact" always scans every stored frame; "indexed" always takes
+    # the two stages (for benchmarks that compare them on small archives).
     search: str = "auto"
     # The same two distances (of 256 bits) for imported whole-frame PDQ lists (vPDQ, PDQ banks): a query
     # frame hashed whole by our sampler against a frame hashed by vPDQ's own hasher.  Two PDQ
@@ -245,6 +246,9 @@ def _coerce(section: str, name: str, raw: Any, default: Any) -> Any:
 
 
 # Bounds a value must keep to be meaningful; (section, field) -> (lowest, highest).
+# The values of MatchSettings.search (see its comment).
+SEARCH_MODES = ("auto", "exact", "indexed")
+
 _BOUNDS = {
     ("sampling", "rate_hz"): (0.05, 60.0),
     ("sampling", "frame_side"): (32, 1024),
@@ -322,8 +326,10 @@ def load_settings(
                 _check_bounds(name, f.name, values[f.name])
         sections[name] = dataclasses.replace(default_section, **values)
     settings = Settings(**sections)
-    if settings.match.search not in ("auto", "exact"):
-        raise UsageError(f"setting match.search = {settings.match.search!r}: use 'auto' or 'exact'")
+    if settings.match.search not in SEARCH_MODES:
+        raise UsageError(
+            f"setting match.search = {settings.match.search!r}: use one of {', '.join(SEARCH_MODES)}"
+        )
     if settings.match.hasher not in settings.hashing.hashers:
         raise UsageError(
             f"setting match.hasher = {settings.match.hasher!r} is not among hashing.hashers"

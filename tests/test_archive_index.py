@@ -72,7 +72,7 @@ def test_two_stage_search_finds_every_media_the_exact_search_finds(
     library, bits: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = np.random.default_rng(bits)
-    exact = ArchiveIndex(PHASH64, [build_segment(PHASH64, library)], {i for i, _ in library}, exact=True)
+    exact = ArchiveIndex(PHASH64, [build_segment(PHASH64, library)], {i for i, _ in library}, search="exact")
     staged = ArchiveIndex(PHASH64, [build_segment(PHASH64, library)], {i for i, _ in library})
     monkeypatch.setattr(archive_index_module, "EXACT_PAIRS", 0)  # always the two-stage search
     for k in rng.choice(len(library), size=25, replace=False):
@@ -86,6 +86,38 @@ def test_two_stage_search_finds_every_media_the_exact_search_finds(
         assert want <= got, f"{bits}-bit copy: exact found {want - got} that the two-stage search missed"
         # A media found is found with all its frames, as the exact search finds them.
         assert got == want
+
+
+@pytest.mark.parametrize(("mode", "staged"), [("auto", False), ("exact", False), ("indexed", True)])
+def test_the_search_setting_chooses_the_path(
+    library, mode: str, staged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small archive is scanned whole unless "indexed" asks for the two stages (benchmarks)."""
+    index = ArchiveIndex(PHASH64, [build_segment(PHASH64, library[:20])], {i for i, _ in library[:20]}, mode)
+    asked = []
+    original = ArchiveIndex.candidate_media
+    monkeypatch.setattr(
+        ArchiveIndex, "candidate_media", lambda self, *a: asked.append(1) or original(self, *a)
+    )
+    fp = library[5][1]
+    hits = index.search(fp.hashes[:12], RADIUS, fp.times_ms[:12])
+    assert bool(asked) == staged
+    assert fp.sha256 in media_with_evidence(index, hits)
+
+
+@pytest.mark.parametrize(("frames", "flips"), [(8, 1), (archive_index_module.SHORT_QUERY, 1), (200, 0)])
+def test_short_queries_also_probe_chunks_one_bit_off(
+    library, frames: int, flips: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = ArchiveIndex(
+        PHASH64, [build_segment(PHASH64, library[:20])], {i for i, _ in library[:20]}, "indexed"
+    )
+    probed = []
+    original = archive_index_module.candidates
+    monkeypatch.setattr(archive_index_module, "candidates", lambda *a: probed.append(a[3]) or original(*a))
+    hashes = np.concatenate([fp.hashes for _, fp in library[:20]])[:frames]
+    index.search(hashes, RADIUS, np.arange(frames, dtype=np.int32) * 125)
+    assert probed == [flips]
 
 
 def test_a_saved_segment_answers_as_the_one_in_memory(library, tmp_path: Path) -> None:
@@ -186,6 +218,9 @@ def test_match_opens_the_index_kept_beside_the_catalog(clips, tmp_path: Path, ca
     assert listed and all((folder / name / "segment.json").is_file() for name in listed)
     # The exact search over every frame gives the same answer.
     (root / "provenance.toml").write_text('[match]\nsearch = "exact"\n')
+    assert matches(capsys, root, clips["copy"]) == found
+    # Always in two stages (chunk tables, then the candidates' frames): the same answer too.
+    (root / "provenance.toml").write_text('[match]\nsearch = "indexed"\n')
     assert matches(capsys, root, clips["copy"]) == found
     # Rebuilt from the catalog: the same answer again.
     (root / "provenance.toml").unlink()

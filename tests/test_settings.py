@@ -117,6 +117,16 @@ def test_toml_values_of_the_wrong_type_are_usage_errors(tmp_path: Path, value: s
         load_settings(root, environ={})
 
 
+@pytest.mark.parametrize("mode", ["auto", "exact", "indexed"])
+def test_every_search_mode_is_accepted(mode: str) -> None:
+    assert load_settings(None, environ={"PROVENANCE_MATCH_SEARCH": mode}).match.search == mode
+
+
+def test_an_unknown_search_mode_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"match\.search.*indexed"):
+        load_settings(None, environ={"PROVENANCE_MATCH_SEARCH": "faiss"})
+
+
 def test_bad_float_in_env_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match=r"sampling\.rate_hz"):
         load_settings(None, environ={"PROVENANCE_SAMPLING_RATE_HZ": "2 per second"})

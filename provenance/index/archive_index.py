@@ -11,7 +11,8 @@ Search: archives small enough to scan are searched exactly (index/exact.py).  La
 stages: the chunk tables (chunks.py) name the media that share a chunk, and a close hash, with at
 least two query frames at one time offset; every frame of those media is then searched exactly, so
 a media found is found with all its frames, as the exact search would.  bench/scale.py measures what
-the first stage misses (no copy of the robustness benchmark, at 10^5-10^8 frames).
+the first stage misses (no copy at 10^5-10^7 frames, none of bench/robustness.py; 39 % of the query
+frames that are close to their source are not found by the chunks alone, see bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -38,11 +39,15 @@ from .segment import Segment, build_segment, load_segment, merge_segments, save_
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-# Up to this many (query hash, stored hash) pairs a search is exact: ~40 ms of popcount here.
-EXACT_PAIRS = 50_000_000
+# Up to this many (query hash, stored hash) pairs a search is exact: under 10 ms of popcount and
+# hit collection, about what the two stages cost.  (It was 5e7: a 480-frame view against 10^5
+# frames took 0.7 s exact, 0.05 s in two stages; bench/scale.py.)
+EXACT_PAIRS = 2_000_000
 # Queries of at most this many frames also look up chunks one bit off (17 probes a chunk): a short
-# clip or a photo has few frames, each of which must count.
-SHORT_QUERY = 32
+# clip or a photo has few frames, each of which must count.  64 = 8 s at the query rate: at 32,
+# 4 s windows of a screen recording (33 frames) were found by the exact search and missed by the
+# two stages (bench/negatives.py with PROVENANCE_MATCH_SEARCH=indexed).
+SHORT_QUERY = 64
 # Two hits are at one time offset when (reference - query) falls in the same or the next bin: wide
 # enough for the speed changes alignment accepts (0.75-1.33x) over a few seconds of query.
 OFFSET_BIN_MS = 4000
@@ -76,10 +81,11 @@ class ArchiveIndex:
     media ``0..len(media)-1`` and rows ``0..len(self)-1`` run through the segments in order."""
 
     def __init__(
-        self, hasher: Hasher, segments: list[Segment], alive_ids: set[int], exact: bool = False
+        self, hasher: Hasher, segments: list[Segment], alive_ids: set[int], search: str = "auto"
     ) -> None:
         self.hasher = hasher
-        self.exact = exact
+        # "auto", "exact" or "indexed" (MatchSettings.search): how `search` chooses its path.
+        self.search_mode = search
         self.segments = segments
         self._alive_ids = alive_ids
         self._renumber()
@@ -137,10 +143,16 @@ class ArchiveIndex:
         if not len(self) or not len(query_hashes):
             return empty_hits()
         query = as_words(query_hashes)
-        if self.exact or len(query) * len(self) <= EXACT_PAIRS:
+        if self._scans_all(len(query)):
             return self._search_media(query, max_distance, query_times_ms, np.flatnonzero(self.alive))
         media = self.candidate_media(query, max_distance, query_times_ms)
         return self._search_media(query, max_distance, query_times_ms, media)
+
+    def _scans_all(self, query_frames: int) -> bool:
+        """Whether a query of this many frames is searched over every stored frame."""
+        if self.search_mode == "indexed":  # always two stages: benchmarks compare it with "exact"
+            return False
+        return self.search_mode == "exact" or query_frames * len(self) <= EXACT_PAIRS
 
     def candidate_media(
         self, query: np.ndarray, max_distance: int, query_times_ms: np.ndarray | None
@@ -252,7 +264,7 @@ class ArchiveStore:
         store.write_atomic(self.folder / MANIFEST, json.dumps(manifest).encode("utf-8"))
 
     def open(
-        self, alive_ids: dict[int, str], source: FingerprintSource, *, exact: bool = False
+        self, alive_ids: dict[int, str], source: FingerprintSource, *, search: str = "auto"
     ) -> ArchiveIndex:
         """The index as the catalog has it now: ``alive_ids`` {fingerprint id: sha256} the catalog
         holds, ``source`` gives the fingerprints of ids the segments do not cover."""
@@ -262,7 +274,7 @@ class ArchiveStore:
                 segments.append(load_segment(self.folder / name))
             except (OSError, ValueError) as exc:  # damaged or missing: its fingerprints are indexed anew
                 logger.warning("%s: index segment unreadable (%s); indexed again", self.folder / name, exc)
-        index = ArchiveIndex(self.hasher, segments, set(alive_ids), exact)
+        index = ArchiveIndex(self.hasher, segments, set(alive_ids), search)
         index.sync(alive_ids, source)
         if self.writable:
             self.flush(index)

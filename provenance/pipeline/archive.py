@@ -108,7 +108,7 @@ class Archive:
         alive = {fid: sha for sha, fid in self.catalog.fingerprint_ids(hasher.name, rate).items()}
         source = lambda ids: self.catalog.fingerprints_by_id(hasher.name, rate, ids)  # noqa: E731
         if cached is None:
-            index = self._index_store(hasher).open(alive, source, exact=self.settings.match.search == "exact")
+            index = self._index_store(hasher).open(alive, source, search=self.settings.match.search)
         else:
             index = cached[1]
             index.sync(alive, source)
