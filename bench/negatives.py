@@ -39,7 +39,7 @@ from provenance import add_files, find_matches, open_archive
 from provenance.contentbox import find_content_box
 from provenance.fingerprint import INDEX_FRACTION, region_greys
 from provenance.frames import detect_kind, sample_frames
-from provenance.index.archive_index import ArchiveIndex
+from provenance.index import HashIndex
 from provenance.match import query_sampling
 from provenance.models import Frame, Match
 from provenance.pipeline import Archive
@@ -234,16 +234,11 @@ def query_frames(archive: Archive, query: Query) -> list[Frame]:  # sampled as f
     return sample_frames(query.path, detect_kind(query.path), opts)
 
 
-def index_words(index: ArchiveIndex) -> np.ndarray:
-    """Every index row's hash as uint64 words, rows numbered as the index numbers them."""
-    return np.concatenate([np.asarray(s.words) for s in index.segments])
-
-
 def variant_distances(
-    frames: Sequence[Frame], index: ArchiveIndex, opts: MatchSettings
+    frames: Sequence[Frame], index: HashIndex, opts: MatchSettings
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Variant name -> (its informative query frames, their distances to every index row)."""
-    box, out, rows = find_content_box(frames), {}, index_words(index)
+    box, out, rows = find_content_box(frames), {}, index.words
     for zoom, mirrored, name in variants(opts):
         greys = region_greys(frames, box, min(1.0, INDEX_FRACTION * zoom), mirrored=mirrored)
         hashes, quality = index.hasher.hash_frames(greys)
