@@ -292,3 +292,25 @@ def test_a_reindex_killed_at_any_moment_leaves_an_index_that_finds_everything(
         assert matches(capsys, root, clips["copy"]) == found
     assert not list(index_folder(root).glob(".*.part"))
     print(f"killed while a segment was being written: {killed_mid_write} of 6")
+
+
+def test_two_writers_indexing_the_same_fingerprints_at_once_answer_each_media_once(
+    library, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ix"
+    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+    alive = {i: fp.sha256 for i, fp in library[:10]}
+    first = ArchiveStore(folder, PHASH64, 2.0, writable=True)
+    second = ArchiveStore(folder, PHASH64, 2.0, writable=True)
+    a, b = first.open({}, source), second.open({}, source)  # both opened before either indexed
+    a.sync(alive, source)
+    b.sync(alive, source)
+    first.flush(a)
+    second.flush(b)
+    assert len(json.loads((folder / "manifest.json").read_text())["segments"]) == 2
+    index = first.open(alive, source)
+    probe = library[4][1]
+    hits = index.search(probe.hashes[:8], RADIUS)
+    owners = np.asarray(index.owner[hits.row])
+    assert {index.media[m] for m in owners} == {probe.sha256}
+    assert len(set(owners.tolist())) == 1  # one of the two copies answers

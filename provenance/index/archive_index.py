@@ -95,7 +95,13 @@ class ArchiveIndex:
         self._media_start = np.cumsum([0, *(len(s.media) for s in self.segments)]).astype(np.int64)
         self._row_start = np.cumsum([0, *(len(s) for s in self.segments)]).astype(np.int64)
         ids = np.concatenate([np.asarray(s.fingerprint_ids) for s in self.segments]) if self.segments else []
-        self.alive = np.isin(np.asarray(ids, dtype=np.int64), np.fromiter(self._alive_ids, np.int64))
+        ids = np.asarray(ids, dtype=np.int64)
+        self.alive = np.isin(ids, np.fromiter(self._alive_ids, np.int64))
+        # Two writers that indexed the same new fingerprints at once each list a segment of them:
+        # the first copy answers, so a media is never found twice.
+        first = np.zeros(ids.size, dtype=bool)
+        first[np.unique(ids, return_index=True)[1]] = True
+        self.alive &= first
         counts = [np.diff(np.asarray(s.row_start)) for s in self.segments]
         self.informative_frames = np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, np.int64)
         self.owner = _Rows([s.owner for s in self.segments], self._row_start, list(self._media_start[:-1]))
