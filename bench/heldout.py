@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from negatives import related_to
 from peers import PeerRun, Verdict, frame_rule_peers, videohash_peer
-from robustness import CRF, FONT, Copy, _judge, even, ffmpeg, probe, simple_edits
+from robustness import CRF, EDITS, FONT, Copy, _judge, even, ffmpeg, probe, simple_edits
 
 from provenance import add_files, find_matches, open_archive
 from provenance.contentbox import find_content_box
@@ -65,20 +65,7 @@ CONDITION_RECIPES: dict[str, tuple[str, float | None]] = {
     "dark": ("lutyuv=y=val*0.3", None),
     "lowcon": ("lutyuv=y=128+(val-128)*0.3", None),
 }
-OLD_FAMILIES = (
-    "reencode_200k",
-    "downscale_360p",
-    "crop_10pct",
-    "mirror",
-    "letterbox",
-    "pillarbox",
-    "logo_caption",
-    "speed_1.1",
-    "speed_0.9",
-    "head_trim_30pct",
-    "partial_in_longer",
-    "reframe_9x16_blur",
-)
+OLD_FAMILIES = EDITS  # the edit families of bench/robustness.py
 NEW_FAMILIES = (
     "rotate_4deg",
     "rotate_90",

@@ -264,7 +264,7 @@ def closest_frames(archive: Archive, frames: Sequence[Frame]) -> dict[int, Near]
     index, limit, times = flat_index(archive), archive.settings.match.max_distance, [f.t_ms for f in frames]
     best: dict[int, Near] = {}
     within = np.zeros((len(frames), len(index.media)), dtype=bool)
-    row_start = np.concatenate([[0], np.cumsum(index.informative_frames)]).astype(np.int64)
+    row_start = index.row_start
     for name, (keep, dist) in variant_distances(frames, index, archive.settings.match).items():
         for ref in [r for r, count in enumerate(index.informative_frames) if count and keep.size]:
             part = dist[:, row_start[ref] : row_start[ref + 1]]

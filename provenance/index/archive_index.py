@@ -102,7 +102,7 @@ class ArchiveIndex:
         first = np.zeros(ids.size, dtype=bool)
         first[np.unique(ids, return_index=True)[1]] = True
         self.alive &= first
-        counts = [np.diff(np.asarray(s.row_start)) for s in self.segments]
+        counts = [s.informative_frames for s in self.segments]
         self.informative_frames = np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, np.int64)
         self.owner = _Rows([s.owner for s in self.segments], self._row_start, list(self._media_start[:-1]))
         self.times_ms = _Rows([s.times_ms for s in self.segments], self._row_start, [0] * len(self.segments))
@@ -208,12 +208,9 @@ class ArchiveIndex:
                 found.append(shift_rows(hits, offset))
                 continue
             starts, ends = np.asarray(segment.row_start)[local], np.asarray(segment.row_start)[local + 1]
-            rows = (
-                np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
-                if local.size
-                else []
+            rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]).astype(
+                np.int64
             )
-            rows = np.asarray(rows, dtype=np.int64)
             hits = search_rows(
                 np.asarray(segment.words[rows]),
                 np.asarray(segment.owner[rows]),

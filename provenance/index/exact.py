@@ -10,6 +10,7 @@ chunks and the queries in blocks, so memory stays at BLOCK_BYTES however large e
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,6 +68,43 @@ def search_rows(
     return concat_hits(found)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class InformativeRows:
+    """The informative frames of some fingerprints, concatenated fingerprint after fingerprint: row
+    r belongs to media number ``owner[r]`` (sha256 ``media[owner[r]]``), whose rows are
+    ``row_start[k]:row_start[k + 1]``."""
+
+    media: list[str]
+    owner: np.ndarray  # (rows,) int32
+    times_ms: np.ndarray  # (rows,) int32
+    words: np.ndarray  # (rows, bits // 64) uint64
+    row_start: np.ndarray  # (media + 1,) int64
+
+
+def informative_rows(hasher: Hasher, fingerprints: Iterable[Fingerprint]) -> InformativeRows:
+    """Only frames at or above the hasher's quality floor become rows: flat and black frames can
+    never be evidence."""
+    owners, times, hashes, media, counts = [], [], [], [], []
+    for number, fp in enumerate(fingerprints):
+        keep = fp.quality >= hasher.min_quality
+        count = int(keep.sum())
+        media.append(fp.sha256)
+        counts.append(count)
+        owners.append(np.full(count, number, dtype=np.int32))
+        times.append(fp.times_ms[keep].astype(np.int32))
+        hashes.append(fp.hashes[keep])
+    width = hasher.bits // 64
+    return InformativeRows(
+        media=media,
+        owner=np.concatenate(owners) if owners else np.zeros(0, np.int32),
+        times_ms=np.concatenate(times) if times else np.zeros(0, np.int32),
+        words=(as_words(np.concatenate(hashes)) if hashes else np.zeros((0, width), np.uint64)).reshape(
+            -1, width
+        ),
+        row_start=np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
+    )
+
+
 class HashIndex:
     """Arrays of every informative frame of some fingerprints: which media, when, which hash.
 
@@ -76,22 +114,11 @@ class HashIndex:
 
     def __init__(self, hasher: Hasher, fingerprints: Iterable[Fingerprint]) -> None:
         self.hasher = hasher
-        owners, times, hashes = [], [], []
-        self.media: list[str] = []
-        self.informative_frames: list[int] = []
-        for number, fp in enumerate(fingerprints):
-            keep = fp.quality >= hasher.min_quality
-            self.media.append(fp.sha256)
-            self.informative_frames.append(int(keep.sum()))
-            owners.append(np.full(int(keep.sum()), number, dtype=np.int32))
-            times.append(fp.times_ms[keep])
-            hashes.append(fp.hashes[keep])
-        words = hasher.bits // 64
-        self.owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
-        self.times_ms = np.concatenate(times).astype(np.int32) if times else np.zeros(0, np.int32)
-        self.words = as_words(np.concatenate(hashes)) if hashes else np.zeros((0, words), np.uint64)
+        rows = informative_rows(hasher, fingerprints)
+        self.media, self.owner, self.times_ms, self.words = rows.media, rows.owner, rows.times_ms, rows.words
+        self.informative_frames: list[int] = np.diff(rows.row_start).tolist()
         # Rows of fingerprint k are row_start[k]:row_start[k + 1] (fingerprints are concatenated).
-        self.row_start = np.concatenate([[0], np.cumsum(self.informative_frames)]).astype(np.int64)
+        self.row_start = rows.row_start
 
     def times_of(self, number: int) -> np.ndarray:
         """Times (ms) of the informative frames of the ``number``-th fingerprint."""

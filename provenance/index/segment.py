@@ -22,7 +22,7 @@ from .. import store
 from ..hashing import Hasher
 from ..models import Fingerprint
 from .chunks import ChunkTable, build_tables
-from .exact import as_words
+from .exact import informative_rows
 
 # What a segment folder holds, and the layout version of its files.
 SEGMENT_LAYOUT = 1
@@ -57,27 +57,22 @@ class Segment:
 
 def build_segment(hasher: Hasher, fingerprints: Iterable[tuple[int, Fingerprint]]) -> Segment:
     """A segment of (catalog id, fingerprint) pairs; only informative frames become rows."""
-    owners, times, hashes, ids, media, counts = [], [], [], [], [], []
-    for number, (fingerprint_id, fp) in enumerate(fingerprints):
-        keep = fp.quality >= hasher.min_quality
-        count = int(keep.sum())
-        ids.append(fingerprint_id)
-        media.append(fp.sha256)
-        counts.append(count)
-        owners.append(np.full(count, number, dtype=np.int32))
-        times.append(fp.times_ms[keep].astype(np.int32))
-        hashes.append(fp.hashes[keep])
-    width = hasher.bits // 64
-    words = as_words(np.concatenate(hashes)) if hashes else np.zeros((0, width), np.uint64)
-    owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
+    ids: list[int] = []
+
+    def noted(pairs: Iterable[tuple[int, Fingerprint]]) -> Iterable[Fingerprint]:
+        for fingerprint_id, fp in pairs:  # read once: the pairs may be streamed from the catalog
+            ids.append(fingerprint_id)
+            yield fp
+
+    rows = informative_rows(hasher, noted(fingerprints))
     return Segment(
-        words=words.reshape(-1, width),
-        owner=owner,
-        times_ms=np.concatenate(times) if times else np.zeros(0, np.int32),
-        row_start=np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
+        words=rows.words,
+        owner=rows.owner,
+        times_ms=rows.times_ms,
+        row_start=rows.row_start,
         fingerprint_ids=np.array(ids, dtype=np.int64),
-        media=media,
-        tables=build_tables(words.reshape(-1, width), owner),
+        media=rows.media,
+        tables=build_tables(rows.words, rows.owner),
     )
 
 
