@@ -37,10 +37,10 @@ from robustness import FONT, ffmpeg, probe, simple_edits
 
 from provenance import add_files, find_matches, open_archive
 from provenance.contentbox import find_content_box
-from provenance.fingerprint import INDEX_FRACTION, region_greys
+from provenance.fingerprint import region_greys
 from provenance.frames import detect_kind, sample_frames
 from provenance.index import HashIndex
-from provenance.match import query_sampling
+from provenance.match import query_sampling, query_views
 from provenance.models import Frame, Match
 from provenance.pipeline import Archive
 from provenance.settings import MatchSettings, Settings
@@ -220,15 +220,6 @@ def make_synthetic() -> list[Query]:
     ]
 
 
-def variants(opts: MatchSettings) -> list[tuple[float, bool, str]]:
-    """(zoom, mirrored, name): the query variants match.py tries, named as its segments name them."""
-    return [
-        (z, m, "+".join((["hflip"] if m else []) + ([f"zoom{z:g}"] if z != 1.0 else [])) or "none")
-        for m in (False, True)
-        for z in sorted(set(opts.crop_zooms) | {1.0})
-    ]
-
-
 def query_frames(archive: Archive, query: Query) -> list[Frame]:  # sampled as find_matches samples
     opts = query_sampling(archive.settings.sampling, archive.settings.match)
     return sample_frames(query.path, detect_kind(query.path), opts)
@@ -239,8 +230,8 @@ def variant_distances(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Variant name -> (its informative query frames, their distances to every index row)."""
     box, out, rows = find_content_box(frames), {}, index.words
-    for zoom, mirrored, name in variants(opts):
-        greys = region_greys(frames, box, min(1.0, INDEX_FRACTION * zoom), mirrored=mirrored)
+    for name, view in query_views(opts):
+        greys = region_greys(frames, box, view.fraction, mirrored=view.mirrored, turns=view.turns)
         hashes, quality = index.hasher.hash_frames(greys)
         keep = np.nonzero(quality >= index.hasher.min_quality)[0]
         words = np.ascontiguousarray(hashes[keep]).view(np.uint64)

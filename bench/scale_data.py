@@ -28,11 +28,11 @@ from robustness import ffmpeg
 from provenance import open_archive
 from provenance.catalog.imports import imported_key
 from provenance.contentbox import find_content_box
-from provenance.fingerprint import INDEX_FRACTION, fingerprint_media, hash_views
+from provenance.fingerprint import fingerprint_media, hash_views
 from provenance.frames import detect_kind, sample_frames
 from provenance.hashing import PHASH64
 from provenance.hashlists.native import native_line
-from provenance.match import _label, _variants, query_sampling
+from provenance.match import query_sampling, query_views
 from provenance.models import Fingerprint, HashlistEntry
 from provenance.pipeline.hashes import import_hashlist
 from provenance.settings import Settings
@@ -236,10 +236,9 @@ def fingerprint_query(path: Path, name: str, truth: str, settings: Settings) -> 
     opts = settings.match
     frames = sample_frames(path, detect_kind(path), query_sampling(settings.sampling, opts))
     box = find_content_box(frames)
-    variants = _variants(opts)
-    views = {(z, m): (min(1.0, INDEX_FRACTION * z), m) for z, m in variants}
-    times_ms, hashed = hash_views(frames, box, [PHASH64], list(dict.fromkeys(views.values())))
-    found = tuple((_label(*v), *hashed[(PHASH64.name, views[v])]) for v in variants)
+    views = query_views(opts)
+    times_ms, hashed = hash_views(frames, box, [PHASH64], list(dict.fromkeys(v for _, v in views)))
+    found = tuple((label, *hashed[(PHASH64.name, view)]) for label, view in views)
     return Query(name, truth, times_ms, found)
 
 

@@ -32,25 +32,46 @@ PLAIN_BONUS = 0.15
 SPEEDS = np.unique(np.concatenate([np.exp(np.linspace(np.log(0.75), np.log(4 / 3), 29)), [1.0]]))
 
 
-def _cells_of_speed(
-    q_ms: np.ndarray, r_ms: np.ndarray, closeness: np.ndarray, speed: float, half: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(cell, score, votes) of every offset cell at one speed, with the hits' offsets and bins."""
-    offsets = r_ms - speed * q_ms
+# A reference with few hits (most are chance hits of unrelated footage in a large archive) has every
+# speed voted on in one pass, when that pass holds at most this many votes (each hit votes twice per
+# speed): one pass of numpy calls instead of one per speed, 0.08 ms instead of 1 ms for 5 hits.  More
+# hits are voted on speed by speed, where one large sort would cost more than the calls it saves.
+VOTE_ENTRIES = 1 << 12
+
+
+def _best_of_speeds(
+    q_ms: np.ndarray, r_ms: np.ndarray, closeness: np.ndarray, speeds: np.ndarray, half: float
+) -> tuple[tuple[float, float, int, int], np.ndarray, int, np.ndarray]:
+    """The best (score, plainness, speed index, cell) over the speed indices ``speeds``, the
+    votes of that cell, and its speed's offsets."""
+    n = q_ms.size
+    rate = SPEEDS[speeds][:, None]
+    offsets = r_ms[None, :] - rate * q_ms[None, :]
     bins = np.floor(offsets / half).astype(np.int64)
-    cells = np.concatenate([bins, bins - 1])
-    query = np.concatenate([q_ms, q_ms])
-    weights = np.concatenate([closeness, closeness])
+    cells = np.concatenate([bins, bins - 1], axis=1).ravel()
+    speed = np.repeat(speeds, 2 * n)
+    query = np.tile(np.concatenate([q_ms, q_ms]), speeds.size)
+    weights = np.tile(np.concatenate([closeness, closeness]), speeds.size)
     # One vote per query frame per cell: its best weight.  (Voting by reference frames instead
     # would favour lines stretched across a still shot, which reach more reference frames.)
-    order = np.lexsort((-weights, query, cells))
-    cells, query, weights = cells[order], query[order], weights[order]
-    first = np.ones(cells.size, dtype=bool)
-    first[1:] = (cells[1:] != cells[:-1]) | (query[1:] != query[:-1])
-    cells, weights = cells[first], weights[first]
-    keys, inverse, votes = np.unique(cells, return_inverse=True, return_counts=True)
-    score = np.bincount(inverse.ravel(), weights=weights)
-    return keys, score, votes, offsets, bins
+    order = np.lexsort((-weights, query, cells, speed) if speeds.size > 1 else (-weights, query, cells))
+    cells, query, weights, speed = cells[order], query[order], weights[order], speed[order]
+    new_cell = np.ones(cells.size, dtype=bool)
+    new_cell[1:] = (cells[1:] != cells[:-1]) | (speed[1:] != speed[:-1])
+    first = new_cell.copy()
+    first[1:] |= query[1:] != query[:-1]
+    cells, weights, speed, new_cell = cells[first], weights[first], speed[first], new_cell[first]
+    group = np.cumsum(new_cell) - 1
+    # Summed in the order of the sort, cell by cell, as one speed at a time would sum them.
+    score = np.bincount(group, weights=weights)
+    votes = np.bincount(group)
+    keys, key_speed = cells[new_cell], speed[new_cell]
+    plainness = -np.abs(np.log(SPEEDS[key_speed]))
+    score = score * np.where(plainness == 0, 1.0 + PLAIN_BONUS, 1.0)
+    top = np.lexsort((keys, key_speed, plainness, score))[-1]
+    at = int(np.searchsorted(speeds, key_speed[top]))
+    best = (float(score[top]), float(plainness[top]), int(key_speed[top]), int(keys[top]))
+    return best, np.asarray((bins[at] - keys[top]) // 2 == 0), int(votes[top]), offsets[at]
 
 
 def _best_line(
@@ -66,24 +87,21 @@ def _best_line(
 
     Most weighted votes win, with the plain speed 1 preferred unless another beats it by PLAIN_BONUS
     (slow zooms and pans fit slightly faster or slower lines almost as well); then the speed nearest
-    1; then the later cell.  A real speed change leaves the speed-1 line a fraction of the votes: a
-    1.1x copy drifts out of its window after 10 s.
+    1; then the faster speed; then the later cell.  A real speed change leaves the speed-1 line a
+    fraction of the votes: a 1.1x copy drifts out of its window after 10 s.
     """
     half = window_ms / 2
     closeness = 1.0 + 1.0 / (1.0 + dist.astype(np.float64))
-    best: tuple[float, float, int, int] | None = None  # (score, plainness, speed index, cell)
+    per_pass = SPEEDS.size if 2 * q_ms.size * SPEEDS.size <= VOTE_ENTRIES else 1
+    best: tuple[float, float, int, int] | None = None
     found: tuple[float, float, int] = (1.0, 0.0, 0)
-    for k, speed in enumerate(SPEEDS):
-        keys, score, votes, offsets, bins = _cells_of_speed(q_ms, r_ms, closeness, float(speed), half)
-        plainness = -abs(float(np.log(speed)))
-        score = score * (1.0 + PLAIN_BONUS if plainness == 0 else 1.0)
-        top = np.flatnonzero(score == score.max())[-1]  # ties: the later cell, as a sort would give
-        candidate = (float(score[top]), plainness, k, int(keys[top]))
+    for first in range(0, SPEEDS.size, per_pass):
+        speeds = np.arange(first, min(SPEEDS.size, first + per_pass))
+        candidate, voted, votes, offsets = _best_of_speeds(q_ms, r_ms, closeness, speeds, half)
         if best is None or candidate > best:
             best = candidate
             # The line's offset: the median of the offsets that voted for the cell, not its centre.
-            voted = offsets[(bins - keys[top]) // 2 == 0]
-            found = (float(speed), float(np.median(voted)), int(votes[top]))
+            found = (float(SPEEDS[candidate[2]]), float(np.median(offsets[voted])), votes)
     return found
 
 

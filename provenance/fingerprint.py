@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,15 +25,27 @@ INDEX_FRACTION = 0.8
 
 
 def region_greys(
-    frames: Sequence[Frame], box: Box | None, fraction: float, *, mirrored: bool = False
+    frames: Sequence[Frame], box: Box | None, fraction: float, *, mirrored: bool = False, turns: int = 0
 ) -> list[np.ndarray]:
-    """The part of each frame that is hashed: the central ``fraction`` of the content box."""
+    """The part of each frame that is hashed: the central ``fraction`` of the content box, mirrored
+    left-right and then turned ``turns`` quarter turns counter-clockwise when asked."""
     regions = [crop(f.grey, box, fraction) for f in frames]
-    return [np.ascontiguousarray(r[:, ::-1]) for r in regions] if mirrored else regions
+    if mirrored:
+        regions = [r[:, ::-1] for r in regions]
+    if turns % 4:
+        regions = [np.rot90(r, turns) for r in regions]
+    return [np.ascontiguousarray(r) for r in regions] if mirrored or turns % 4 else regions
 
 
-# A view of the frames that is hashed: (share of the content box's width and height, mirrored).
-View = tuple[float, bool]
+class View(NamedTuple):
+    """A view of the frames that is hashed: the share of the content box's width and height, and
+    whether the region is mirrored and turned (quarter turns counter-clockwise) before hashing."""
+
+    fraction: float
+    mirrored: bool = False
+    turns: int = 0
+
+
 # Frames are read and cropped this many at a time, for every view and hasher at once: a buffer of
 # frames on disk is read once, and no more than a chunk of regions is ever held.
 CHUNK_FRAMES = 256
@@ -49,7 +62,8 @@ def hash_views(
     for chunk in chunks(frames, CHUNK_FRAMES):
         times.append(np.array([f.t_ms for f in chunk], dtype=np.int32))
         for view in views:
-            greys = region_greys(chunk, box, view[0], mirrored=view[1])
+            shown = View(*view)
+            greys = region_greys(chunk, box, shown.fraction, mirrored=shown.mirrored, turns=shown.turns)
             for hasher in hashers:
                 parts[(hasher.name, view)].append(hasher.hash_frames(greys))
     hashed = {}
@@ -65,7 +79,7 @@ def fingerprint_frames(
     sha256: str, frames: Sequence[Frame], hashers: Sequence[Hasher], rate_hz: float
 ) -> list[Fingerprint]:
     box = find_content_box(frames)
-    view = (INDEX_FRACTION, False)
+    view = View(INDEX_FRACTION)
     times_ms, hashed = hash_views(frames, box, hashers, [view])
     return [
         Fingerprint(

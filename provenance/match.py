@@ -2,10 +2,11 @@
 
 Robustness comes from the query side, so the index keeps one entry per frame: the query is hashed
 inside its own content box at several zooms (copies cropped, or showing more around the footage,
-than the archived media) and mirrored.  Hits of all zooms are pooled per reference and aligned into
-segments; mirrored hits are aligned apart (a copy is mirrored throughout or not at all).  The score is
-how much of the query or of the reference the segments explain, whichever is larger, so a short
-excerpt of a long video and a long compilation containing a short clip both score high.
+than the archived media), mirrored, and turned a quarter turn either way (a copy played sideways).
+Hits of each view are aligned into segments on their own (a copy is cropped, mirrored and turned
+the same way throughout), and each reference keeps its best view.  The score is how much of the
+query or of the reference the segments explain, whichever is larger, so a short excerpt of a long
+video and a long compilation containing a short clip both score high.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import numpy as np
 
 from .align import align_hits
 from .contentbox import find_content_box
-from .fingerprint import INDEX_FRACTION, hash_views
+from .fingerprint import INDEX_FRACTION, View, hash_views
 from .index import FrameHits, SearchIndex
 from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
 # cached matches (pipeline/clusters.py) made by another version are computed again.
-MATCHER_VERSION = 5
+MATCHER_VERSION = 6
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -73,10 +74,19 @@ def _better(new: tuple[float, float], old: tuple[float, float]) -> bool:
     return new[1] + DISTANCE_MARGIN < old[1]
 
 
-def _variants(opts: MatchSettings) -> list[tuple[float, bool]]:
-    """(zoom, mirrored) pairs, the least altered first: on equal evidence the first one wins."""
+def query_views(opts: MatchSettings) -> list[tuple[str, View]]:
+    """The views a query is hashed in, named as its segments name them, the least altered first
+    (on equal evidence the first one wins): every zoom as is and mirrored, then the plain region
+    turned by each of ``opts.quarter_turns``."""
     zooms = sorted(set(opts.crop_zooms) | {1.0}, key=lambda z: abs(np.log(z)))
-    return [(zoom, mirrored) for mirrored in (False, True) for zoom in zooms]
+    views = [
+        (_label(zoom, mirrored), View(min(1.0, INDEX_FRACTION * zoom), mirrored))
+        for mirrored in (False, True)
+        for zoom in zooms
+    ]
+    return views + [
+        (f"rot{90 * t}", View(INDEX_FRACTION, False, t)) for t in dict.fromkeys(opts.quarter_turns)
+    ]
 
 
 def _query_coverage(informative_ms: np.ndarray, segments: Sequence[Segment]) -> float:
@@ -138,12 +148,12 @@ def needed_frames(query_frames: int, ref_times_ms: np.ndarray, opts: MatchSettin
     return min(max(opts.min_frames, min(by_time, cap)), offered)
 
 
-# One variant of the query, searched: (label, hashes, qualities), all at the query's frame times.
-HashedVariant = tuple[str, np.ndarray, np.ndarray]
-
-
 def _label(zoom: float, mirrored: bool) -> str:
     return "+".join((["hflip"] if mirrored else []) + ([f"zoom{zoom:g}"] if zoom != 1.0 else [])) or "none"
+
+
+# One variant of the query, searched: (label, hashes, qualities), all at the query's frame times.
+HashedVariant = tuple[str, np.ndarray, np.ndarray]
 
 
 def match_hashed(
@@ -211,16 +221,15 @@ def match_frames(
     """Every archived media sharing footage with the query frames, best first.
 
     The query frames should be sampled at ``opts.query_rate_hz`` (see `query_sampling`).  They are
-    hashed inside their content box at every zoom of ``opts.crop_zooms``, mirrored and not.
+    hashed inside their content box in every view of `query_views`.
     """
     box = find_content_box(frames)
-    variants = _variants(opts)
-    views = {(zoom, mirrored): (min(1.0, INDEX_FRACTION * zoom), mirrored) for zoom, mirrored in variants}
-    times_ms, hashed = hash_views(frames, box, [index.hasher], list(dict.fromkeys(views.values())))
+    views = query_views(opts)
+    times_ms, hashed = hash_views(frames, box, [index.hasher], list(dict.fromkeys(v for _, v in views)))
     return match_hashed(
         query_sha256,
         times_ms,
-        ((_label(*v), *hashed[(index.hasher.name, views[v])]) for v in variants),
+        ((label, *hashed[(index.hasher.name, view)]) for label, view in views),
         index,
         ref_paths,
         opts,

@@ -412,7 +412,8 @@ class Segment:
     mean_distance: float
     speed: float = 1.0
     # How the query was altered to meet the reference: "none", "hflip" (mirrored), "zoom1.25" (the
-    # query is a crop: its central 1/1.25 was compared), or both joined by "+".
+    # query is a crop: its central 1/1.25 was compared), or both joined by "+"; "rot90" / "rot270"
+    # (the query turned by that many degrees counter-clockwise: a copy played sideways).
     variant: str = "none"
 
 

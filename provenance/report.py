@@ -230,6 +230,9 @@ def describe_segment(segment: Segment) -> str:
     flip += "".join(
         f", {part[:4]} {part[4:]}" for part in segment.variant.split("+") if part.startswith("zoom")
     )
+    flip += "".join(
+        f", turned {part[3:]} degrees" for part in segment.variant.split("+") if part.startswith("rot")
+    )
     return (
         f"{seconds(segment.query_start_ms):.1f}-{seconds(segment.query_end_ms):.1f}s ~ "
         f"{seconds(segment.ref_start_ms):.1f}-{seconds(segment.ref_end_ms):.1f}s "

@@ -74,6 +74,11 @@ class MatchSettings:
     # the archived media: the query is also hashed on these central parts of its content box.  1.25
     # covers a crop of 10 % on each side (0.8 of the width remains); see bench/robustness.py.
     crop_zooms: tuple[float, ...] = (0.8, 0.9, 1.0, 1.12, 1.25)
+    # Quarter turns (counter-clockwise) the query is also hashed in, at its plain zoom: a phone clip
+    # uploaded sideways, or re-encoded with its rotation tag dropped or applied twice, is a frame
+    # turned by 90 degrees, whose hashes are unrelated to the upright ones (16-28 bits on
+    # bench/heldout.py).  1 and 3 undo a turn either way; () leaves them out (+2 views of 12).
+    quarter_turns: tuple[int, ...] = (1, 3)
     # Time-aligned frames needed for a match (fewer only when the query or the reference has fewer
     # informative frames).  Any such segment is reported, however small a part of a long video it
     # is: a 5 s excerpt inside an hour of footage is exactly what an investigator looks for.
@@ -229,6 +234,11 @@ def _coerce(section: str, name: str, raw: Any, default: Any) -> Any:
                 return tuple(float(i) for i in items if i)
             except ValueError:
                 raise wrong from None
+        if default and isinstance(default[0], int):
+            try:
+                return tuple(int(i) for i in items if i)
+            except ValueError:
+                raise wrong from None
         return tuple(i for i in items if i)
     if isinstance(raw, bool):  # TOML true/false is never a number
         raise wrong
@@ -263,6 +273,7 @@ _BOUNDS = {
     ("match", "min_evidence_s"): (0.0, 3600.0),
     ("match", "evidence_share"): (0.0, 1.0),
     ("match", "few_frames_max_distance"): (0, 256),
+    ("match", "quarter_turns"): (1, 3),
     ("match", "frame_max_distance"): (0, 256),
     ("match", "frame_few_frames_max_distance"): (0, 256),
     ("batch", "jobs"): (1, 64),
@@ -286,8 +297,9 @@ _BOUNDS = {
 
 def _check_bounds(section: str, name: str, value: Any) -> None:
     bounds = _BOUNDS.get((section, name))
-    if bounds and not bounds[0] <= value <= bounds[1]:
-        raise UsageError(f"setting {section}.{name} = {value!r} is outside {bounds[0]}..{bounds[1]}")
+    for item in value if isinstance(value, tuple) else (value,):  # a list's bounds hold for each item
+        if bounds and not bounds[0] <= item <= bounds[1]:
+            raise UsageError(f"setting {section}.{name} = {value!r} is outside {bounds[0]}..{bounds[1]}")
 
 
 def load_settings(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from provenance import align as voting
 from provenance.align import align_hits
 from provenance.models import Segment
 from provenance.settings import MatchSettings
@@ -228,3 +229,19 @@ def test_a_still_query_against_a_still_shot_elsewhere_is_aligned_start_to_start(
     s = segments[0]
     assert (s.ref_start_ms, s.query_start_ms) == (100_000, 0)
     assert s.ref_end_ms - s.ref_start_ms == pytest.approx(s.query_end_ms - s.query_start_ms, abs=STEP)
+
+
+def test_voting_all_speeds_in_one_pass_finds_the_lines_speed_by_speed_voting_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Small hit sets are voted on in one pass (voting.VOTE_ENTRIES); the line must be the same one.
+    rng = np.random.default_rng(3)
+    for n in (1, 3, 8, 40, 68):
+        q = rng.integers(0, 30_000, n).astype(np.int64) // 125 * 125
+        r = (1.1 * q + rng.integers(-300, 300, n)).astype(np.int64) // 500 * 500
+        r[: n // 3] = rng.integers(0, 200_000, n // 3)  # chance hits beside the line
+        d = rng.integers(0, 13, n).astype(np.int64)
+        one_pass = voting._best_line(q, r, d, 1000.0)
+        monkeypatch.setattr(voting, "VOTE_ENTRIES", 0)
+        assert voting._best_line(q, r, d, 1000.0) == one_pass
+        monkeypatch.undo()
