@@ -151,6 +151,12 @@ class BatchSettings:
     # How long `--dask ADDR` waits for the scheduler to answer before the batch is refused: a
     # scheduler on the same network answers in milliseconds; a wrong address should not hang a run.
     dask_connect_timeout_s: float = 10.0
+    # `add` and `archive` match what they recorded against the archive at the end of the batch and
+    # store the edges: matching later would decode every file a second time anyway, and doing it now
+    # keeps `clusters`, `earliest` and `report` instant.  Off (`--no-match`) for runs that only
+    # ingest; the first command that needs the matches computes them then.  It is not part of the
+    # match key (clusters.match_key): when edges are made does not change what they are.
+    match_on_add: bool = True
 
 
 @dataclass(frozen=True, slots=True)

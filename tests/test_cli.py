@@ -20,6 +20,14 @@ MATCH_KEYS = {"sha256", "path", "score", "segments"}
 SEGMENT_KEYS = {"query_start", "query_end", "ref_start", "ref_end", "frames", "distance"}
 
 
+@pytest.fixture(autouse=True)
+def _ingest_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`add` here does not match what it added (batch.match_on_add, in-process and in subprocesses):
+    these tests ask `match` about files, or `clusters`, which then matches what is missing; matching
+    at add is tested in test_add.py and test_timeline.py."""
+    monkeypatch.setenv("PROVENANCE_BATCH_MATCH_ON_ADD", "0")
+
+
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run the CLI in-process; return (exit code, stdout, stderr)."""
     capsys.readouterr()
@@ -325,7 +333,9 @@ def real_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"{SHARED_MEDIA} is absent: real-footage tests need ../shared/media")
     root = tmp_path_factory.mktemp("real") / "archive"
     try:
-        main(["--archive", str(root), "add", str(SHARED_MEDIA / "videos"), "--json"])
+        # Set up before `_ingest_only` (a module's fixture comes first): matching every real clip
+        # at add would double the module's longest setup for nothing these tests look at.
+        main(["--archive", str(root), "add", "--no-match", str(SHARED_MEDIA / "videos"), "--json"])
     except SystemExit as exc:
         assert exc.code == 0
     return root

@@ -305,6 +305,16 @@ def test_matches_are_cached_in_the_catalog(archived: Path, published: Published,
     assert match_runs(archived) == before  # nothing was matched again
 
 
+def test_archive_ends_by_matching_what_it_archived_unless_told_not_to(
+    published: Published, tmp_path: Path, capsys
+) -> None:
+    urls = [published.urls["original"], published.urls["cut"]]
+    matched, ingested = tmp_path / "matched", tmp_path / "ingested"
+    assert run(capsys, "--archive", str(matched), "archive", *urls, "--json")[0] == 0
+    assert run(capsys, "--archive", str(ingested), "archive", "--no-match", *urls, "--json")[0] == 0
+    assert len(match_runs(matched)) == 2 and match_runs(ingested) == []
+
+
 @pytest.mark.parametrize("command", ["earliest", "clusters", "verify", "report"])
 def test_new_commands_have_help(command: str, capsys) -> None:
     code, out, _ = run(capsys, command, "--help")

@@ -61,6 +61,10 @@ class State:
         return pipeline.open_archive(root, load_settings(root, overrides), mode=mode)
 
 
+# Stages that a command runs after its own, shown under their own name.
+_STAGE_LABELS = {"match": "matching"}
+
+
 @contextmanager
 def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[ProgressEvent], None]]:
     """A Rich progress bar on stderr fed by the library's on_event callback."""
@@ -72,8 +76,9 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[ProgressEvent]
         task = bar.add_task(label, total=None)
 
         def update(event: ProgressEvent) -> None:
+            shown = _STAGE_LABELS.get(event.stage, label)  # `add` ends by matching what it added
             bar.update(
-                task, completed=event.done, total=event.total, description=f"{label} {Path(event.item).name}"
+                task, completed=event.done, total=event.total, description=f"{shown} {Path(event.item).name}"
             )
 
         yield update
@@ -123,3 +128,22 @@ dask_option = click.option(
         " they must share this filesystem; copying into the archive and the catalog stay here."
     ),
 )
+
+
+no_match_option = click.option(
+    "--no-match",
+    "no_match",
+    is_flag=True,
+    help=(
+        "Skip matching the new media against the archive at the end of the batch, which decodes"
+        " each of them once more (on this machine, even with --dask).  `clusters`, `earliest`,"
+        " `report` and `verify` then match what is missing the first time they need it.  For runs"
+        " that only ingest; the same as [batch] match_on_add = false or"
+        " PROVENANCE_BATCH_MATCH_ON_ADD=0."
+    ),
+)
+
+
+def match_overrides(no_match: bool) -> dict[str, dict[str, Any]]:
+    """Settings for one `add` or `archive` run: --no-match leaves matching to `clusters`."""
+    return {"batch": {"match_on_add": False}} if no_match else {}

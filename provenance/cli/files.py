@@ -8,7 +8,7 @@ from rich.text import Text
 
 from .. import pipeline, report
 from ..errors import ExitCode
-from .base import State, cli, dask_option, emit_json, err, out, progress_bar
+from .base import State, cli, dask_option, emit_json, err, match_overrides, no_match_option, out, progress_bar
 from .metadata_tables import metadata_tables
 
 
@@ -26,11 +26,18 @@ from .metadata_tables import metadata_tables
     is_flag=True,
     help="Describe and fingerprint archived files again (e.g. after installing an extra).",
 )
+@no_match_option
 @dask_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per file.")
 @click.pass_obj
 def add(
-    state: State, paths: tuple[str, ...], jobs: int | None, refresh: bool, dask: str | None, as_json: bool
+    state: State,
+    paths: tuple[str, ...],
+    jobs: int | None,
+    refresh: bool,
+    no_match: bool,
+    dask: str | None,
+    as_json: bool,
 ) -> None:
     """Add video and photo files (or folders of them) to the archive.
 
@@ -38,15 +45,21 @@ def add(
     Each file is copied into the archive under its SHA-256, described, and fingerprinted.
     Adding a file that is already there reports `exists` and stores nothing twice; a file that
     cannot be used (not media, damaged, unreadable) is reported as `failed` and the others go on.
+    At the end the new media are matched against the archive and the matches kept, so `clusters`
+    answers at once (--no-match leaves that to `clusters`).
     \b
     Examples:
       provenance add ~/cases/strike/              # every video and photo under the folder
       provenance add clip.mp4 photo.heic --json   # one JSON line per file
       provenance add --refresh IMG_0042.heic      # describe again, e.g. after pip install 'provenance[heic]'
       provenance add /shared/case/ --dask tcp://scheduler:8786   # decoded on the cluster's workers
+      provenance add ~/incoming/ --no-match       # ingest only; `clusters` matches later
     """
     counts = {"added": 0, "exists": 0, "failed": 0}
-    with state.open() as opened, progress_bar("adding", not as_json and err.is_terminal) as on_event:
+    with (
+        state.open(overrides=match_overrides(no_match)) as opened,
+        progress_bar("adding", not as_json and err.is_terminal) as on_event,
+    ):
         for result in pipeline.add_files(
             opened, paths, jobs=jobs, refresh=refresh, on_event=on_event, dask=dask
         ):

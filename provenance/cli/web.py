@@ -8,7 +8,18 @@ import click
 
 from .. import pipeline, report
 from ..errors import ExitCode, UsageError
-from .base import State, cli, dask_option, emit_json, err, items_only, out, progress_bar
+from .base import (
+    State,
+    cli,
+    dask_option,
+    emit_json,
+    err,
+    items_only,
+    match_overrides,
+    no_match_option,
+    out,
+    progress_bar,
+)
 from .custody import custody_fields, custody_overrides
 
 
@@ -27,6 +38,7 @@ from .custody import custody_fields, custody_overrides
 @click.option(
     "--timestamp", "stamp", is_flag=True, help="RFC 3161-stamp each new capture with the configured TSAs."
 )
+@no_match_option
 @dask_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per URL.")
 @click.pass_obj
@@ -38,6 +50,7 @@ def archive(
     refresh: bool,
     page: bool,
     stamp: bool,
+    no_match: bool,
     dask: str | None,
     as_json: bool,
 ) -> None:
@@ -47,7 +60,8 @@ def archive(
     Any site yt-dlp supports works. Each URL becomes a capture: who posted it, when the platform says
     it was published (with the precision it gives), when it was captured and with which tools.
     Archiving a post again reports `exists` without downloading; a batch that was killed resumes
-    when run again with the same list.
+    when run again with the same list.  At the end the new media are matched against the archive and
+    the matches kept, so `clusters` answers at once (--no-match leaves that to `clusters`).
     \b
     Examples:
       provenance archive https://example.org/watch?v=abc
@@ -61,15 +75,16 @@ def archive(
     the TSAs of [timestamp] tsa_urls (nothing else, and nothing at all when none is configured).
     \b
     With --dask, downloads still run here; the cluster's workers describe and fingerprint each one
-    in the archive's staging folder, so the archive must be on a filesystem they share.
+    in the archive's staging folder, so the archive must be on a filesystem they share; matching
+    the new media runs here.
     """
     wanted = list(urls) + (pipeline.read_url_list(input_file) if input_file else [])
     if not wanted:
         raise click.UsageError("give URLs, or a list of them with --input FILE")
     counts = {"archived": 0, "exists": 0, "failed": 0}
-    custody = custody_overrides(page, stamp)
+    overrides = {**custody_overrides(page, stamp), **match_overrides(no_match)}
     with (
-        state.open(overrides=custody) as opened,
+        state.open(overrides=overrides) as opened,
         progress_bar("archiving", not as_json and err.is_terminal) as on_event,
     ):
         if stamp and not opened.settings.timestamp.tsa_urls:

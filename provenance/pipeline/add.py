@@ -15,6 +15,7 @@ from ..models import AddResult, ArchivedMedia, ErrorInfo, Progress
 from ..settings import SamplingSettings
 from .archive import Archive, OnEvent
 from .cluster import runner_for
+from .clusters import then_match
 from .ingest import Ingested, ingest_staged, stored_ext
 from .measure import Runner
 
@@ -162,6 +163,12 @@ def add_files(
     scheduler address) has the cluster's workers describe and fingerprint the files, which they
     read at the same paths; ``jobs`` then defaults to the cluster's task slots.  Copying into the
     archive and the catalog stay here.
+
+    Once every file is recorded, the media added are matched against the archive on ``jobs``
+    threads of this machine (with ``dask`` too) and their edges stored (`clusters.match_added`,
+    unless ``batch.match_on_add`` is off), reported as "match" progress: two copies added in one
+    batch are both in the index by then, so their pair is found (a caller that stops taking results
+    early leaves that to `clusters`).
     """
     items = expand_inputs(paths)
     hashers = archive.hashers()
@@ -170,7 +177,8 @@ def add_files(
         workers = max(1, jobs or runner.slots or archive.settings.batch.jobs)
         # A Dask worker shares its CPUs among its own task slots (cluster.measure_on_worker).
         sampling = archive.settings.sampling if dask else share_decoders(archive.settings.sampling, workers)
-        yield from _run(archive, items, workers, hashers, stored, refresh, runner, sampling, on_event)
+        results = _run(archive, items, workers, hashers, stored, refresh, runner, sampling, on_event)
+        yield from then_match(archive, results, "added", jobs=None if dask else jobs, on_event=on_event)
 
 
 def _run(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..frames import sample_frames
+from ..frames import sample_frames, share_decoders
 from ..hashing import PDQ256_FRAME
 from ..index import SearchIndex
 from ..match import match_frames, query_sampling
@@ -105,9 +105,10 @@ def stored_prints(archive: Archive, sha256: str) -> dict[str, Fingerprint]:
     return {fp.hasher: fp for fp in archive.catalog.fingerprints_of(sha256)}
 
 
-def decode_query(archive: Archive, media: ArchivedMedia) -> list[Frame]:
-    """An archived file's frames at the query rate (any thread: no catalog)."""
-    sampling = query_sampling(archive.settings.sampling, archive.settings.match)
+def decode_query(archive: Archive, media: ArchivedMedia, jobs: int = 1) -> list[Frame]:
+    """An archived file's frames at the query rate, with its share of the CPUs when ``jobs`` files
+    are decoded side by side (any thread: no catalog)."""
+    sampling = share_decoders(query_sampling(archive.settings.sampling, archive.settings.match), jobs)
     return sample_frames(archive.root / media.path, media.kind, sampling)
 
 

@@ -25,6 +25,7 @@ from ..models import ArchiveResult, Capture, ErrorInfo, Progress
 from ..settings import SamplingSettings
 from .archive import Archive, OnEvent
 from .cluster import runner_for
+from .clusters import then_match
 from .ingest import Ingested, ingest_staged, stored_ext
 from .measure import LOCAL, Runner
 from .retry import Attempts, with_retries
@@ -226,6 +227,8 @@ def archive_urls(
     list again and finished URLs are reported from the catalog without asking the site again.
     ``dask`` (a scheduler address) has the cluster's workers describe and fingerprint each download,
     which they read in the archive's staging folder (the archive must be on a filesystem they share).
+    Once every post is recorded, the new media are matched on this machine (with ``dask`` too) and
+    their edges stored, as `add_files` does.
     """
     wanted = expand_urls(archive, urls)
     batch_id = batch_id_for(wanted)
@@ -234,9 +237,11 @@ def archive_urls(
     with runner_for(dask, archive.settings.batch) as runner:
         workers = max(1, jobs or runner.slots or archive.settings.batch.jobs)
         sampling = archive.settings.sampling if dask else share_decoders(archive.settings.sampling, workers)
-        yield from _run(
+        results = _run(
             archive, wanted, batch_id, states, workers, hashers, refresh, on_event, runner, sampling
         )
+        # --jobs counts downloads (they wait on the site), not decoders: batch.jobs match.
+        yield from then_match(archive, results, "archived", on_event=on_event)
 
 
 def _run(
