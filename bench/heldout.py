@@ -44,7 +44,7 @@ from provenance.contentbox import find_content_box
 from provenance.fingerprint import INDEX_FRACTION, hash_views
 from provenance.frames import sample_frames
 from provenance.hashing import HASHERS, hamming
-from provenance.match import query_sampling, query_views
+from provenance.match import hash_query, query_sampling
 from provenance.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -363,14 +363,12 @@ def explain(copy: Copy, ref: Path, settings: Settings) -> str:
     r_box, q_box = find_content_box(ref_frames), find_content_box(q_frames)
     r_ms, r_hashed = hash_views(ref_frames, r_box, [hasher], [(INDEX_FRACTION, False)])
     r_hash, r_quality = r_hashed[(hasher.name, (INDEX_FRACTION, False))]
-    views = list(dict.fromkeys(view for _, view in query_views(settings.match)))
-    q_ms, q_hashed = hash_views(q_frames, q_box, [hasher], views)
+    q_ms, q_views = hash_query(q_frames, hasher, settings.match)
     shown = copy.source_time(q_ms / 1000) * 1000
     near = np.abs(shown[:, None] - r_ms[None, :].astype(np.float64)) <= 500  # NaN compares False
     best = np.full(r_ms.size, 64)
     informative_q = 0
-    for view in views:
-        q_hash, q_quality = q_hashed[(hasher.name, view)]
+    for _, q_hash, q_quality in q_views:
         usable = (
             near & (q_quality >= hasher.min_quality)[:, None] & (r_quality >= hasher.min_quality)[None, :]
         )

@@ -36,11 +36,9 @@ from PIL import Image, ImageOps
 from robustness import FONT, ffmpeg, probe, simple_edits
 
 from provenance import add_files, find_matches, open_archive
-from provenance.contentbox import find_content_box
-from provenance.fingerprint import region_greys
 from provenance.frames import detect_kind, sample_frames
 from provenance.index import HashIndex
-from provenance.match import query_sampling, query_views
+from provenance.match import hash_query, query_sampling
 from provenance.models import Frame, Match
 from provenance.pipeline import Archive
 from provenance.settings import MatchSettings, Settings
@@ -229,10 +227,8 @@ def variant_distances(
     frames: Sequence[Frame], index: HashIndex, opts: MatchSettings
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Variant name -> (its informative query frames, their distances to every index row)."""
-    box, out, rows = find_content_box(frames), {}, index.words
-    for name, view in query_views(opts):
-        greys = region_greys(frames, box, view.fraction, mirrored=view.mirrored, turns=view.turns)
-        hashes, quality = index.hasher.hash_frames(greys)
+    out, rows = {}, index.words
+    for name, hashes, quality in hash_query(frames, index.hasher, opts)[1]:
         keep = np.nonzero(quality >= index.hasher.min_quality)[0]
         words = np.ascontiguousarray(hashes[keep]).view(np.uint64)
         out[name] = keep, np.bitwise_count(words[:, None, :] ^ rows[None, :, :]).sum(axis=2)

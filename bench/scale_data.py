@@ -27,12 +27,11 @@ from robustness import ffmpeg
 
 from provenance import open_archive
 from provenance.catalog.imports import imported_key
-from provenance.contentbox import find_content_box
-from provenance.fingerprint import fingerprint_media, hash_views
+from provenance.fingerprint import fingerprint_media
 from provenance.frames import detect_kind, sample_frames
 from provenance.hashing import PHASH64
 from provenance.hashlists.native import native_line
-from provenance.match import query_sampling, query_views
+from provenance.match import hash_query, query_sampling
 from provenance.models import Fingerprint, HashlistEntry
 from provenance.pipeline.hashes import import_hashlist
 from provenance.settings import Settings
@@ -235,11 +234,8 @@ def fingerprint_query(path: Path, name: str, truth: str, settings: Settings) -> 
     """The query views `provenance match` searches (provenance/match.py match_frames)."""
     opts = settings.match
     frames = sample_frames(path, detect_kind(path), query_sampling(settings.sampling, opts))
-    box = find_content_box(frames)
-    views = query_views(opts)
-    times_ms, hashed = hash_views(frames, box, [PHASH64], list(dict.fromkeys(v for _, v in views)))
-    found = tuple((label, *hashed[(PHASH64.name, view)]) for label, view in views)
-    return Query(name, truth, times_ms, found)
+    times_ms, found = hash_query(frames, PHASH64, opts)
+    return Query(name, truth, times_ms, tuple(found))
 
 
 def file_key(name: str) -> str:

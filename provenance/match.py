@@ -2,7 +2,8 @@
 
 Robustness comes from the query side, so the index keeps one entry per frame: the query is hashed
 inside its own content box at several zooms (copies cropped, or showing more around the footage,
-than the archived media), mirrored, and turned a quarter turn either way (a copy played sideways).
+than the archived media), mirrored, turned a quarter turn either way (a copy played sideways),
+and inside any inset found on it (a player's window, a picture-in-picture: inset.py).
 Hits of each view are aligned into segments on their own (a copy is cropped, mirrored and turned
 the same way throughout), and each reference keeps its best view.  The score is how much of the
 query or of the reference the segments explain, whichever is larger, so a short excerpt of a long
@@ -21,13 +22,15 @@ import numpy as np
 from .align import align_hits
 from .contentbox import find_content_box
 from .fingerprint import INDEX_FRACTION, View, hash_views
+from .hashing import Hasher
 from .index import FrameHits, SearchIndex
+from .inset import find_inset
 from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
 # cached matches (pipeline/clusters.py) made by another version are computed again.
-MATCHER_VERSION = 6
+MATCHER_VERSION = 7
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -211,6 +214,24 @@ def merge_matches(*found: Sequence[Match]) -> list[Match]:
     return _ranked(best.values())
 
 
+def hash_query(
+    frames: Sequence[Frame], hasher: Hasher, opts: MatchSettings
+) -> tuple[np.ndarray, list[HashedVariant]]:
+    """The query frames' times (ms) and every view `match_frames` searches, hashed: the views of
+    `query_views` inside the content box, then (``opts.insets``) the inset's box, if there is one,
+    at the index's fraction, labelled "inset"."""
+    box = find_content_box(frames)
+    views = query_views(opts)
+    times_ms, hashed = hash_views(frames, box, [hasher], list(dict.fromkeys(v for _, v in views)))
+    variants = [(label, *hashed[(hasher.name, view)]) for label, view in views]
+    inset = find_inset(frames, box) if opts.insets else None
+    if inset is not None:
+        plain = View(INDEX_FRACTION)
+        _, inside = hash_views(frames, inset, [hasher], [plain])
+        variants.append(("inset", *inside[(hasher.name, plain)]))
+    return times_ms, variants
+
+
 def match_frames(
     query_sha256: str | None,
     frames: Sequence[Frame],
@@ -221,16 +242,7 @@ def match_frames(
     """Every archived media sharing footage with the query frames, best first.
 
     The query frames should be sampled at ``opts.query_rate_hz`` (see `query_sampling`).  They are
-    hashed inside their content box in every view of `query_views`.
+    hashed in every view of `hash_query`.
     """
-    box = find_content_box(frames)
-    views = query_views(opts)
-    times_ms, hashed = hash_views(frames, box, [index.hasher], list(dict.fromkeys(v for _, v in views)))
-    return match_hashed(
-        query_sha256,
-        times_ms,
-        ((label, *hashed[(index.hasher.name, view)]) for label, view in views),
-        index,
-        ref_paths,
-        opts,
-    )
+    times_ms, variants = hash_query(frames, index.hasher, opts)
+    return match_hashed(query_sha256, times_ms, variants, index, ref_paths, opts)

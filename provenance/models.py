@@ -413,7 +413,8 @@ class Segment:
     speed: float = 1.0
     # How the query was altered to meet the reference: "none", "hflip" (mirrored), "zoom1.25" (the
     # query is a crop: its central 1/1.25 was compared), or both joined by "+"; "rot90" / "rot270"
-    # (the query turned by that many degrees counter-clockwise: a copy played sideways).
+    # (the query turned by that many degrees counter-clockwise: a copy played sideways); "inset"
+    # (only a rectangle inside the query's picture: a player's window, a picture-in-picture).
     variant: str = "none"
 
 

@@ -79,6 +79,10 @@ class MatchSettings:
     # turned by 90 degrees, whose hashes are unrelated to the upright ones (16-28 bits on
     # bench/heldout.py).  1 and 3 undo a turn either way; () leaves them out (+2 views of 12).
     quarter_turns: tuple[int, ...] = (1, 3)
+    # Footage shown inside a larger picture (a screen recording of a player's window, a
+    # picture-in-picture over a news channel's background) is also searched inside that inset's
+    # box, when one is found on the query (provenance/inset.py; most videos have none).
+    insets: bool = True
     # Time-aligned frames needed for a match (fewer only when the query or the reference has fewer
     # informative frames).  Any such segment is reported, however small a part of a long video it
     # is: a 5 s excerpt inside an hour of footage is exactly what an investigator looks for.

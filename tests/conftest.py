@@ -15,6 +15,12 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
+from provenance.fingerprint import fingerprint_frames
+from provenance.frames import sample_frames
+from provenance.hashing import PHASH64
+from provenance.index import HashIndex
+from provenance.settings import SamplingSettings
+
 SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -83,6 +89,13 @@ def ffmpeg(*args: str) -> None:
     """Run the bundled ffmpeg quietly; fail the test with its stderr on error."""
     proc = subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+
+
+def phash_index(sha256: str, path: Path) -> HashIndex:
+    """A pHash index of one video under ``sha256``, sampled at the default rate, as `add` keeps it."""
+    sampling = SamplingSettings()
+    frames = sample_frames(path, "video", sampling)
+    return HashIndex(PHASH64, fingerprint_frames(sha256, frames, [PHASH64], sampling.rate_hz))
 
 
 def lavfi_clip(path: Path, source: str, seconds: float = 6.0, *extra: str) -> Path:

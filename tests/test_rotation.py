@@ -11,12 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ffmpeg, shared_media
+from conftest import ffmpeg, phash_index, shared_media
 
 from provenance.errors import UsageError
-from provenance.fingerprint import fingerprint_frames
 from provenance.frames import sample_frames
-from provenance.hashing import PHASH64
 from provenance.index import HashIndex
 from provenance.match import match_frames, query_sampling, query_views
 from provenance.models import Match
@@ -40,8 +38,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def index(folder: Path) -> HashIndex:
-    frames = sample_frames(_cut(folder / "bikes.mp4"), "video", SAMPLING)
-    return HashIndex(PHASH64, fingerprint_frames("bikes", frames, [PHASH64], SAMPLING.rate_hz))
+    return phash_index("bikes", _cut(folder / "bikes.mp4"))
 
 
 def _matches(path: Path, index: HashIndex, opts: MatchSettings) -> list[Match]:

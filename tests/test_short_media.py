@@ -13,11 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ffmpeg, shared_media
+from conftest import ffmpeg, phash_index, shared_media
 
-from provenance.fingerprint import fingerprint_frames
 from provenance.frames import sample_frames, short_media_rate
-from provenance.hashing import PHASH64
 from provenance.index import HashIndex
 from provenance.match import match_frames, needed_frames, query_sampling
 from provenance.models import Frame, Match
@@ -46,8 +44,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def index(reference: Path) -> HashIndex:
-    frames = sample_frames(reference, "video", SAMPLING)
-    return HashIndex(PHASH64, fingerprint_frames("bear", frames, [PHASH64], SAMPLING.rate_hz))
+    return phash_index("bear", reference)
 
 
 def matches_of(path: Path, index: HashIndex) -> list[Match]:
