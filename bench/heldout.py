@@ -13,7 +13,7 @@ The sources are split by a fixed seed into a tuning half and a held-out half, sa
 the media README on one side; settings may be chosen on the tuning half only.  Matched = the true
 source is listed; segment within 1 s = both ends of the best segment, reference and query side,
 within 1 s of the written truth; any other listed source that is not the same footage is a false
-match.  Everything generated is cached in bench/out/heldout-v2/.
+match.  Everything generated is cached in bench/out/heldout-v3/.
 
     python bench/heldout.py [--quick] [--conditions full,win2s,...] [--edits K] [--peers [--videohash]]
                             [--explain] [--no-write]
@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from provenance.match import hash_query, query_sampling
 from provenance.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "out" / "heldout-v2"  # the recipe version: change a recipe below and bump it
+OUT = HERE / "out" / "heldout-v3"  # the recipe version: change a recipe below and bump it
 VIDEOS = HERE.parents[1] / "shared" / "media" / "videos"
 RESULTS = HERE / "RESULTS.md"
 SECTION = "## Held-out matching (bench/heldout.py)"
@@ -82,7 +83,7 @@ NEW_FAMILIES = (
 FAMILIES = OLD_FAMILIES + NEW_FAMILIES
 # Footage never archived around partial copies and behind picture-in-picture: ffmpeg's own patterns.
 FILLER_BEFORE = ("mandelbrot", 3.0)
-FILLER_AFTER = ("cellauto", 2.0)
+FILLER_AFTER = ("cellauto", 2.0)  # its random start drawn from SEED, so every run is the same
 SHORTEST_COPY_S = 2.0
 # Quick encodes without audio: the copies are many and small.
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"]
@@ -130,10 +131,11 @@ def make_condition(full: Path, condition: str) -> Path | None:
     return ffmpeg([*cut, "-i", str(full), "-vf", vf, *X264, *CRF], OUT / condition / full.name)
 
 
-def _pip(width: int, height: int, share: float) -> list[str]:
-    """The footage at ``share`` of the frame's width over a moving pattern, as news channels show it."""
+def _pip(width: int, height: int, share: float, seed: int) -> list[str]:
+    """The footage at ``share`` of the frame's width over a moving pattern, as news channels show it
+    (its colours drawn from ``seed``: lavfi draws them anew on every run otherwise)."""
     w, h = even(width * share), even(height * share)
-    bg = f"gradients=s={width}x{height}:speed=0.03:r=25"
+    bg = f"gradients=s={width}x{height}:speed=0.03:r=25:seed={seed}"
     graph = f"[1:v]scale={w}:{h},setsar=1[fg];[0:v][fg]overlay=x=W*0.06:y=H*0.12:shortest=1,setsar=1"
     return ["-f", "lavfi", "-i", bg, "-filter_complex", graph]
 
@@ -174,7 +176,9 @@ def _player(width: int, height: int) -> str:
     return ",".join([*parts, f"scale={even(cw * scale)}:{even(ch * scale)},setsar=1"])
 
 
-def new_edits(width: int, height: int, fps: str, share: float) -> dict[str, tuple[list[str], float]]:
+def new_edits(
+    width: int, height: int, fps: str, share: float, seed: int
+) -> dict[str, tuple[list[str], float]]:
     """The families issue 10 adds, of the whole clip: name -> (ffmpeg args after the input, pace)."""
     rate = 24 if float(Fraction(fps)) >= 27 else 30  # 25 -> 30, 30/60 -> 24 fps
     low = min(240, even(height))
@@ -185,7 +189,7 @@ def new_edits(width: int, height: int, fps: str, share: float) -> dict[str, tupl
         "color_grade": (["-vf", "eq=contrast=1.25:gamma=1.3:saturation=1.6"], 1.0),
         "fps_convert": (["-vf", f"fps={rate}"], 1.0),
         "stretch_4x3_to_16x9": (["-vf", f"scale={even(width * 4 / 3)}:{height},setsar=1"], 1.0),
-        "pip_50pct": (_pip(width, height, share), 1.0),
+        "pip_50pct": (_pip(width, height, share, seed), 1.0),
         "lower_third_ticker": (["-vf", _lower_third()], 1.0),
         "player_ui": (["-vf", _player(width, height)], 1.0),
         "blur_noise": (["-vf", "gblur=sigma=2,noise=alls=14:allf=t+u"], 1.0),
@@ -198,7 +202,8 @@ def new_edits(width: int, height: int, fps: str, share: float) -> dict[str, tupl
 
 def _whole_copy(item: Item, family: str, share: float) -> Copy:
     width, height, duration, fps = probe(item.path)
-    edits = {**simple_edits(width, height), **new_edits(width, height, fps, share)}
+    seed = zlib.crc32(f"{item.condition}/{item.path.name}".encode())
+    edits = {**simple_edits(width, height), **new_edits(width, height, fps, share, seed)}
     if family not in edits:  # a 2.35:1 source is not pillarboxed: letterboxed instead
         family = "letterbox"
     args, pace = edits[family]
@@ -228,7 +233,7 @@ def _partial(item: Item) -> Copy:
     size = f"s={width}x{height}:r={fps}"
     inputs = ["-f", "lavfi", "-t", f"{before_s:g}", "-i", f"{before}={size}"]
     inputs += ["-ss", f"{mid:g}", "-t", f"{length + 0.5:g}", "-i", str(item.path)]
-    inputs += ["-f", "lavfi", "-t", f"{after_s:g}", "-i", f"{after}={size}"]
+    inputs += ["-f", "lavfi", "-t", f"{after_s:g}", "-i", f"{after}={size}:seed={SEED}"]
     chains = [
         f"[{i}:v]setsar=1,fps={fps},format=yuv420p,trim=duration={seconds:g},setpts=PTS-STARTPTS[v{i}];"
         for i, seconds in enumerate((before_s, length, after_s))

