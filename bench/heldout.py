@@ -13,7 +13,7 @@ The sources are split by a fixed seed into a tuning half and a held-out half, sa
 the media README on one side; settings may be chosen on the tuning half only.  Matched = the true
 source is listed; segment within 1 s = both ends of the best segment, reference and query side,
 within 1 s of the written truth; any other listed source that is not the same footage is a false
-match.  Everything generated is cached in bench/out/heldout-v3/.
+match.  Everything generated is cached in bench/out/heldout-v4/.
 
     python bench/heldout.py [--quick] [--conditions full,win2s,...] [--edits K] [--peers [--videohash]]
                             [--explain] [--no-write]
@@ -49,7 +49,7 @@ from provenance.match import hash_query, query_sampling
 from provenance.settings import Settings
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "out" / "heldout-v3"  # the recipe version: change a recipe below and bump it
+OUT = HERE / "out" / "heldout-v4"  # the recipe version: change a recipe below and bump it
 VIDEOS = HERE.parents[1] / "shared" / "media" / "videos"
 RESULTS = HERE / "RESULTS.md"
 SECTION = "## Held-out matching (bench/heldout.py)"
@@ -132,10 +132,13 @@ def make_condition(full: Path, condition: str) -> Path | None:
 
 
 def _pip(width: int, height: int, share: float, seed: int) -> list[str]:
-    """The footage at ``share`` of the frame's width over a moving pattern, as news channels show it
-    (its colours drawn from ``seed``: lavfi draws them anew on every run otherwise)."""
+    """The footage at ``share`` of the frame's width over a moving pattern, as news channels show it.
+    Its two colours and its line are drawn from ``seed`` (lavfi draws random colours anew on every
+    run, whatever its own seed)."""
     w, h = even(width * share), even(height * share)
-    bg = f"gradients=s={width}x{height}:speed=0.03:r=25:seed={seed}"
+    draw = random.Random(seed)
+    c0, c1 = (f"0x{draw.randrange(1 << 24):06x}" for _ in range(2))
+    bg = f"gradients=s={width}x{height}:speed=0.03:r=25:seed={seed}:c0={c0}:c1={c1}"
     graph = f"[1:v]scale={w}:{h},setsar=1[fg];[0:v][fg]overlay=x=W*0.06:y=H*0.12:shortest=1,setsar=1"
     return ["-f", "lavfi", "-i", bg, "-filter_complex", graph]
 

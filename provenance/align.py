@@ -15,7 +15,10 @@ of a static video).  A run votes with the frame it matches best (``r_ms``), join
 passes through it, and runs left over are aligned start to start with the run they share (a still
 query shot shown by a still reference shot), at speed 1.
 
-Memory: the voting holds one candidate speed at a time, O(hits) per speed.
+Memory: the voting holds one candidate speed at a time, O(hits) per speed (all speeds at once only
+for at most VOTE_ENTRIES votes).  Before voting speed by speed, every speed's best score is bounded
+by a count per offset cell, and a speed whose bound is under the best score found is passed over:
+the same line, found with a few speeds voted on instead of all of them.
 """
 
 from __future__ import annotations
@@ -74,6 +77,25 @@ def _best_of_speeds(
     return best, np.asarray((bins[at] - keys[top]) // 2 == 0), int(votes[top]), offsets[at]
 
 
+# A speed whose hits spread over more offset cells than this is not bounded (it is voted on).
+BOUND_CELLS = 1 << 20
+
+
+def _score_bounds(q_ms: np.ndarray, r_ms: np.ndarray, closeness: np.ndarray, half: float) -> np.ndarray:
+    """Per speed, a bound on the score `_best_of_speeds` can find there: the weights of every hit
+    in a cell summed (not one vote per query frame), with the plain speed's bonus; +inf where the
+    hits spread over more than BOUND_CELLS cells.  A count per cell, no sort: O(hits) a speed."""
+    bounds = np.full(SPEEDS.size, np.inf)
+    for at, rate in enumerate(SPEEDS):
+        bins = np.floor((r_ms - rate * q_ms) / half).astype(np.int64)
+        low = int(bins.min())
+        if int(bins.max()) - low + 2 > BOUND_CELLS:
+            continue
+        sums = np.bincount(bins - low, weights=closeness, minlength=int(bins.max()) - low + 2)
+        bounds[at] = float((sums[:-1] + sums[1:]).max())  # a hit in bin b votes for cells b, b - 1
+    return bounds * np.where(SPEEDS == 1.0, 1.0 + PLAIN_BONUS, 1.0)
+
+
 def _best_line(
     q_ms: np.ndarray, r_ms: np.ndarray, dist: np.ndarray, window_ms: float
 ) -> tuple[float, float, int]:
@@ -92,11 +114,20 @@ def _best_line(
     """
     half = window_ms / 2
     closeness = 1.0 + 1.0 / (1.0 + dist.astype(np.float64))
-    per_pass = SPEEDS.size if 2 * q_ms.size * SPEEDS.size <= VOTE_ENTRIES else 1
+    if 2 * q_ms.size * SPEEDS.size <= VOTE_ENTRIES:
+        passes = [np.arange(SPEEDS.size)]
+        bounds = np.full(1, np.inf)
+    else:  # speed by speed, the most promising first, so the others can be passed over
+        bounds = _score_bounds(q_ms, r_ms, closeness, half)
+        passes = [np.array([speed]) for speed in np.argsort(-bounds, kind="stable")]
+        bounds = bounds[np.argsort(-bounds, kind="stable")]
     best: tuple[float, float, int, int] | None = None
     found: tuple[float, float, int] = (1.0, 0.0, 0)
-    for first in range(0, SPEEDS.size, per_pass):
-        speeds = np.arange(first, min(SPEEDS.size, first + per_pass))
+    for speeds, bound in zip(passes, bounds, strict=True):
+        # No cell of this speed can reach the best score (the bound is a sum over a superset of
+        # its votes, so float rounding alone could not put it under the exact score).
+        if best is not None and bound * (1 + 1e-9) < best[0]:
+            continue
         candidate, voted, votes, offsets = _best_of_speeds(q_ms, r_ms, closeness, speeds, half)
         if best is None or candidate > best:
             best = candidate

@@ -231,17 +231,49 @@ def test_a_still_query_against_a_still_shot_elsewhere_is_aligned_start_to_start(
     assert s.ref_end_ms - s.ref_start_ms == pytest.approx(s.query_end_ms - s.query_start_ms, abs=STEP)
 
 
+def line_with_chance_hits(
+    rng: np.random.Generator, n: int, speed: float, span_ms: int, chance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n hits at 8 Hz query / 2 Hz reference times on a line of ``speed``, a ``chance`` share of
+    them moved to random reference times beside it."""
+    q = rng.integers(0, span_ms, n).astype(np.int64) // 125 * 125
+    r = (speed * q + 40_000 + rng.integers(-300, 300, n)).astype(np.int64) // 500 * 500
+    r[: int(n * chance)] = rng.integers(0, 7 * span_ms, int(n * chance))
+    return q, r, rng.integers(0, 13, n).astype(np.int64)
+
+
 def test_voting_all_speeds_in_one_pass_finds_the_lines_speed_by_speed_voting_finds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Small hit sets are voted on in one pass (voting.VOTE_ENTRIES); the line must be the same one.
     rng = np.random.default_rng(3)
     for n in (1, 3, 8, 40, 68):
-        q = rng.integers(0, 30_000, n).astype(np.int64) // 125 * 125
-        r = (1.1 * q + rng.integers(-300, 300, n)).astype(np.int64) // 500 * 500
-        r[: n // 3] = rng.integers(0, 200_000, n // 3)  # chance hits beside the line
-        d = rng.integers(0, 13, n).astype(np.int64)
+        q, r, d = line_with_chance_hits(rng, n, 1.1, 30_000, 1 / 3)
         one_pass = voting._best_line(q, r, d, 1000.0)
         monkeypatch.setattr(voting, "VOTE_ENTRIES", 0)
         assert voting._best_line(q, r, d, 1000.0) == one_pass
         monkeypatch.undo()
+
+
+def test_passing_over_speeds_that_cannot_win_finds_the_same_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Large hit sets are voted on speed by speed, skipping speeds whose bound is under the best
+    # score so far; without the bounds (BOUND_CELLS = 0) every speed is voted on.  Same line.
+    rng = np.random.default_rng(4)
+    for n, speed in ((69, 1.0), (200, 1.1), (500, 0.9), (2000, 1.0)):
+        q, r, d = line_with_chance_hits(rng, n, speed, 60_000, 1 / 2)
+        pruned = voting._best_line(q, r, d, 1000.0)
+        monkeypatch.setattr(voting, "BOUND_CELLS", 0)
+        assert voting._best_line(q, r, d, 1000.0) == pruned
+        monkeypatch.undo()
+        assert pruned[0] == pytest.approx(speed, rel=0.03)
+
+
+def test_a_speeds_bound_is_never_under_its_best_score() -> None:
+    rng = np.random.default_rng(5)
+    q = rng.integers(0, 20_000, 300).astype(np.int64) // 125 * 125
+    r = rng.integers(0, 40_000, 300).astype(np.int64) // 500 * 500
+    closeness = 1.0 + 1.0 / (1.0 + rng.integers(0, 13, 300).astype(np.float64))
+    bounds = voting._score_bounds(q, r, closeness, 500.0)
+    for speed in range(voting.SPEEDS.size):
+        (score, *_), *_ = voting._best_of_speeds(q, r, closeness, np.array([speed]), 500.0)
+        assert score <= bounds[speed] * (1 + 1e-9)

