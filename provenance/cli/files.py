@@ -87,6 +87,11 @@ def match(state: State, target: str, as_json: bool) -> None:
 
     Each match gives a score in [0, 1] (how much of the query or of the archived media the
     shared footage covers) and the aligned segments: query time ~ archived media time.
+
+    The query is searched as it is and mirrored, zoomed in and out, turned a quarter turn either
+    way, and cut to any player window or picture-in-picture found on it; each segment names the
+    view that met the footage (hflip, zoom1.25, rot90, inset...).  The [match] settings in
+    <archive>/provenance.toml (quarter_turns, insets, max_distance, ...) change what is tried.
     """
     with state.open("existing") as opened:
         resolved, matches = pipeline.find_matches(opened, target)
