@@ -88,10 +88,10 @@ def _score_bounds(q_ms: np.ndarray, r_ms: np.ndarray, closeness: np.ndarray, hal
     bounds = np.full(SPEEDS.size, np.inf)
     for at, rate in enumerate(SPEEDS):
         bins = np.floor((r_ms - rate * q_ms) / half).astype(np.int64)
-        low = int(bins.min())
-        if int(bins.max()) - low + 2 > BOUND_CELLS:
+        low, cells = int(bins.min()), int(np.ptp(bins)) + 2
+        if cells > BOUND_CELLS:
             continue
-        sums = np.bincount(bins - low, weights=closeness, minlength=int(bins.max()) - low + 2)
+        sums = np.bincount(bins - low, weights=closeness, minlength=cells)
         bounds[at] = float((sums[:-1] + sums[1:]).max())  # a hit in bin b votes for cells b, b - 1
     return bounds * np.where(SPEEDS == 1.0, 1.0 + PLAIN_BONUS, 1.0)
 
@@ -119,8 +119,8 @@ def _best_line(
         bounds = np.full(1, np.inf)
     else:  # speed by speed, the most promising first, so the others can be passed over
         bounds = _score_bounds(q_ms, r_ms, closeness, half)
-        passes = [np.array([speed]) for speed in np.argsort(-bounds, kind="stable")]
-        bounds = bounds[np.argsort(-bounds, kind="stable")]
+        order = np.argsort(-bounds, kind="stable")
+        passes, bounds = [np.array([speed]) for speed in order], bounds[order]
     best: tuple[float, float, int, int] | None = None
     found: tuple[float, float, int] = (1.0, 0.0, 0)
     for speeds, bound in zip(passes, bounds, strict=True):

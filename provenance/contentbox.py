@@ -125,16 +125,28 @@ def _soft_fill(stack: np.ndarray, axis: int) -> tuple[int, int]:
     return (lead, trail) if abs(lead - trail) <= MAX_FILL_IMBALANCE * n else (0, 0)
 
 
-def find_content_box(frames: Sequence[Frame]) -> Box | None:
-    """The box holding the footage, or None when it is the whole frame (or cannot be told)."""
+def sampled_stack(frames: Sequence[Frame]) -> np.ndarray | None:
+    """Up to SAMPLE_FRAMES greys evenly spread over the frames, of the first frame's shape, as one
+    float32 array (frames, height, width); None when there are no frames.  What the content box and
+    the inset (inset.py) are found on."""
     if not frames:
         return None
     shape = frames[0].grey.shape
     # Only the picked frames are read: the frames may be a buffer on disk (frames/buffer.py).
     picks = np.linspace(0, len(frames) - 1, min(SAMPLE_FRAMES, len(frames))).round().astype(int)
     picked = [grey for grey in (frames[int(i)].grey for i in picks) if grey.shape == shape]
-    stack = np.stack(picked).astype(np.float32)
-    height, width = shape
+    return np.stack(picked).astype(np.float32)
+
+
+def find_content_box(frames: Sequence[Frame]) -> Box | None:
+    """The box holding the footage, or None when it is the whole frame (or cannot be told)."""
+    stack = sampled_stack(frames)
+    return None if stack is None else content_box_in(stack)
+
+
+def content_box_in(stack: np.ndarray) -> Box | None:
+    """`find_content_box` on frames already sampled by `sampled_stack`."""
+    _, height, width = stack.shape
     top, bottom, left, right = _trim_bars(stack)
     if top + bottom >= height * (1 - MIN_KEPT) or left + right >= width * (1 - MIN_KEPT):
         return None  # a dark picture, not bars

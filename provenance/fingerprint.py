@@ -39,11 +39,13 @@ def region_greys(
 
 class View(NamedTuple):
     """A view of the frames that is hashed: the share of the content box's width and height, and
-    whether the region is mirrored and turned (quarter turns counter-clockwise) before hashing."""
+    whether the region is mirrored and turned (quarter turns counter-clockwise) before hashing;
+    ``box``, when given, is hashed instead of the content box (an inset: inset.py)."""
 
     fraction: float
     mirrored: bool = False
     turns: int = 0
+    box: Box | None = None
 
 
 # Frames are read and cropped this many at a time, for every view and hasher at once: a buffer of
@@ -63,7 +65,8 @@ def hash_views(
         times.append(np.array([f.t_ms for f in chunk], dtype=np.int32))
         for view in views:
             shown = View(*view)
-            greys = region_greys(chunk, box, shown.fraction, mirrored=shown.mirrored, turns=shown.turns)
+            region = shown.box or box
+            greys = region_greys(chunk, region, shown.fraction, mirrored=shown.mirrored, turns=shown.turns)
             for hasher in hashers:
                 parts[(hasher.name, view)].append(hasher.hash_frames(greys))
     hashed = {}

@@ -21,10 +21,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .contentbox import sampled_stack
 from .models import Box, Frame
 
-# Up to this many frames, evenly spread over the video, decide the insets (as for the content box).
-SAMPLE_FRAMES = 48
+# The frames of contentbox.sampled_stack (<= 48, evenly spread over the video) decide the insets;
+# at least this many of them are needed to tell what moves.
+MIN_FRAMES = 3
 # A pixel is still when its grey level changes by less than STILL_LEVEL on average between
 # sampled frames: encoded static graphics change by at most a few hundredths, footage by 1-50
 # levels, and dark footage (a night scene, luma x 0.3) by 0.2-1 (bench/heldout.py, tuning half).
@@ -57,15 +59,6 @@ MARGIN = 3
 # content box (already searched, at several zooms).  A player's dark window is partly cut as bars,
 # so the content box can hold most of the inset and still keep the title bar and the controls.
 SAME_SIDE = 0.04
-
-
-def _stack(frames: Sequence[Frame]) -> np.ndarray | None:
-    if len(frames) < 3:
-        return None
-    shape = frames[0].grey.shape
-    picks = np.linspace(0, len(frames) - 1, min(SAMPLE_FRAMES, len(frames))).round().astype(int)
-    greys = [grey for grey in (frames[int(i)].grey for i in picks) if grey.shape == shape]
-    return np.stack(greys).astype(np.float32) if len(greys) >= 3 else None
 
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:
@@ -157,9 +150,15 @@ def _same_box(a: Box, b: Box, width: int, height: int) -> bool:
 
 def find_inset(frames: Sequence[Frame], content_box: Box | None) -> Box | None:
     """The box of footage shown inside a larger picture, other than the content box itself, or
-    None (most videos).  A still surround is the surer sign, so it is asked first."""
-    stack = _stack(frames)
-    if stack is None:
+    None (most videos)."""
+    stack = sampled_stack(frames)
+    return None if stack is None else inset_in(stack, content_box)
+
+
+def inset_in(stack: np.ndarray, content_box: Box | None) -> Box | None:
+    """`find_inset` on frames already sampled by `contentbox.sampled_stack`.  A still surround is
+    the surer sign, so it is asked first."""
+    if len(stack) < MIN_FRAMES:
         return None
     _, height, width = stack.shape
     whole = content_box or Box(x=0, y=0, width=width, height=height)

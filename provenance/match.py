@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .align import align_hits
-from .contentbox import find_content_box
+from .contentbox import content_box_in, sampled_stack
 from .fingerprint import INDEX_FRACTION, View, hash_views
 from .hashing import Hasher
 from .index import FrameHits, SearchIndex
-from .inset import find_inset
+from .inset import inset_in
 from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
@@ -220,16 +220,14 @@ def hash_query(
     """The query frames' times (ms) and every view `match_frames` searches, hashed: the views of
     `query_views` inside the content box, then (``opts.insets``) the inset's box, if there is one,
     at the index's fraction, labelled "inset"."""
-    box = find_content_box(frames)
+    stack = sampled_stack(frames)  # the content box and the inset are found on the same frames
+    box = None if stack is None else content_box_in(stack)
     views = query_views(opts)
-    times_ms, hashed = hash_views(frames, box, [hasher], list(dict.fromkeys(v for _, v in views)))
-    variants = [(label, *hashed[(hasher.name, view)]) for label, view in views]
-    inset = find_inset(frames, box) if opts.insets else None
+    inset = inset_in(stack, box) if opts.insets and stack is not None else None
     if inset is not None:
-        plain = View(INDEX_FRACTION)
-        _, inside = hash_views(frames, inset, [hasher], [plain])
-        variants.append(("inset", *inside[(hasher.name, plain)]))
-    return times_ms, variants
+        views.append(("inset", View(INDEX_FRACTION, box=inset)))
+    times_ms, hashed = hash_views(frames, box, [hasher], list(dict.fromkeys(v for _, v in views)))
+    return times_ms, [(label, *hashed[(hasher.name, view)]) for label, view in views]
 
 
 def match_frames(
