@@ -7,14 +7,16 @@ and inside any inset found on it (a player's window, a picture-in-picture: inset
 Hits of each view are aligned into segments on their own (a copy is cropped, mirrored and turned
 the same way throughout), and each reference keeps its best view.  The score is how much of the
 query or of the reference the segments explain, whichever is larger, so a short excerpt of a long
-video and a long compilation containing a short clip both score high.
+video and a long compilation containing a short clip both score high.  Time alignment vouches for a
+segment only when its frames show more than one picture on both sides (`_vouched`); one picture,
+however many frames show it, is held to the distance a single frame is.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +25,14 @@ from .align import align_hits
 from .contentbox import content_box_in, sampled_stack
 from .fingerprint import INDEX_FRACTION, View, hash_views
 from .hashing import Hasher
-from .index import FrameHits, SearchIndex
+from .index import FrameHits, SearchIndex, as_words
 from .inset import inset_in
 from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
 # cached matches (pipeline/clusters.py) made by another version are computed again.
-MATCHER_VERSION = 7
+MATCHER_VERSION = 8
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -103,39 +105,84 @@ def _query_coverage(informative_ms: np.ndarray, segments: Sequence[Segment]) -> 
 def _match_variant(
     times_ms: np.ndarray,
     hits: FrameHits,
-    informative: np.ndarray,
+    query: tuple[np.ndarray, np.ndarray],
     variant: str,
     index: SearchIndex,
     opts: MatchSettings,
 ) -> dict[int, tuple[tuple[Segment, ...], float, float]]:
+    """Segments of one view in each reference its hits reach; ``query`` is the view's informative
+    frames (their indices, their hashes as words)."""
+    informative, query_words = query
     q_ms = times_ms[hits.query_index]
     owners = index.owner[hits.row]
     found = {}
     for ref in np.unique(owners):
         mine = owners == ref
-        min_frames = needed_frames(informative.size, index.times_of(int(ref)), opts)
+        ref_times = index.times_of(int(ref))
         segments = align_hits(
             q_ms[mine],
             index.times_ms[hits.row[mine]],
             hits.distance[mine],
             opts,
-            min_frames,
+            needed_frames(informative.size, ref_times, opts),
             r_start_ms=index.times_ms[hits.row_start[mine]],
             r_end_ms=index.times_ms[hits.row_end[mine]],
-            ref_times_ms=index.times_of(int(ref)),
+            ref_times_ms=ref_times,
         )
-        # Evidence of one or two frames has no time alignment to vouch for it: it must be closer.
-        segments = [
-            s
-            for s in segments
-            if s.frames_matched >= opts.min_frames or s.mean_distance <= opts.few_frames_max_distance
-        ]
+        sides = _Sides(times_ms[informative], query_words, ref_times, index.words_of(int(ref)))
+        segments = [s for s in segments if _vouched(s, sides, opts)]
         if not segments:
             continue
         segments = [s if variant == "none" else replace(s, variant=variant) for s in segments]
         query_coverage = _query_coverage(times_ms[informative], segments)
         found[int(ref)] = (tuple(segments), query_coverage, _ref_coverage(index, int(ref), segments))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """The informative frames of the query view and of the reference: times (ms) and hashes."""
+
+    query_ms: np.ndarray
+    query_words: np.ndarray
+    ref_ms: np.ndarray
+    ref_words: np.ndarray
+
+
+def _vouched(segment: Segment, sides: _Sides, opts: MatchSettings) -> bool:
+    """Whether the segment's evidence holds: frames within ``opts.few_frames_max_distance``, or
+    ``opts.min_frames`` time-aligned frames showing more than one picture on both sides.
+
+    Time alignment vouches for a match only when the aligned frames are different pictures.  A still
+    stretch (a static shot, a slide, a dark scene) is one picture however many frames it spans, and
+    the query meeting one reference picture is one frame's evidence, held to one frame's distance:
+    among 10^5-10^6 frames of natural footage, a still shot of the query lies within 12 bits of
+    some unrelated still shot often enough (bench/RESULTS.md, "False matches at scale").
+    """
+    if segment.mean_distance <= opts.few_frames_max_distance:
+        return True
+    if segment.frames_matched < opts.min_frames:
+        return False
+    in_query = (sides.query_ms >= segment.query_start_ms) & (sides.query_ms <= segment.query_end_ms)
+    in_ref = (sides.ref_ms >= segment.ref_start_ms) & (sides.ref_ms <= segment.ref_end_ms)
+    return _several_pictures(sides.query_words[in_query], opts.max_distance) and _several_pictures(
+        sides.ref_words[in_ref], opts.max_distance
+    )
+
+
+# Frames compared pairwise when telling whether a stretch shows more than one picture (evenly spaced).
+PICTURE_SAMPLE = 256
+
+
+def _several_pictures(words: np.ndarray, max_distance: int) -> bool:
+    """Whether two of the frames (rows of uint64 words) are more than ``max_distance`` bits apart:
+    the distance within which two frames count as the same picture."""
+    if len(words) < 2:
+        return False
+    if len(words) > PICTURE_SAMPLE:
+        words = words[np.linspace(0, len(words) - 1, PICTURE_SAMPLE).astype(np.int64)]
+    apart = np.bitwise_count(words[:, None, :] ^ words[None, :, :]).sum(axis=2, dtype=np.int64)
+    return bool((apart > max_distance).any())
 
 
 def needed_frames(query_frames: int, ref_times_ms: np.ndarray, opts: MatchSettings) -> int:
@@ -178,7 +225,8 @@ def match_hashed(
         hits, informative = _variant_hits(hashes, quality, times_ms, index, opts)
         if informative.size == 0:
             continue
-        found = _match_variant(times_ms, hits, informative, variant, index, opts)
+        query = (informative, as_words(hashes[informative]))
+        found = _match_variant(times_ms, hits, query, variant, index, opts)
         for ref, (segments, query_coverage, ref_coverage) in found.items():
             score = round(min(1.0, max(query_coverage, ref_coverage)), 4)
             if ref in best and not _better(

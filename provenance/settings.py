@@ -97,9 +97,11 @@ class MatchSettings:
     min_evidence_s: float = 1.0
     evidence_share: float = 0.5
     # When a side has fewer frames than that (a photo, a clip of a second), a match rests on one or
-    # two frames and time alignment cannot vouch for it: those frames must be this close.  On
-    # bench/negatives.py, 8,454 unrelated pairs included 4 photo-video pairs at exactly 12 bits (through
-    # mirrored and zoomed views) and none closer; see bench/RESULTS.md for what 8 keeps.
+    # two frames and time alignment cannot vouch for it: those frames must be this close.  So must a
+    # segment whose frames show one picture on either side (a still stretch, however long: match.py
+    # `_vouched`).  On bench/negatives.py, 8,454 unrelated pairs included 4 photo-video pairs at
+    # exactly 12 bits (through mirrored and zoomed views) and none closer; see bench/RESULTS.md for
+    # what 8 keeps.
     few_frames_max_distance: int = 8
     # How the index is searched: "auto" scans small archives and, past ~2 million frame pairs a
     # query, finds candidate media by 16-bit chunks first (index/archive_index.py; what it misses is

@@ -88,6 +88,44 @@ def test_two_stage_search_finds_every_media_the_exact_search_finds(
         assert got == want
 
 
+def off_in_every_chunk(hashes: np.ndarray) -> np.ndarray:
+    """Each hash 12 bits off (the search radius): three in each 16-bit chunk, so that no chunk of it
+    equals a chunk of the original or of its shot's other frames."""
+    return hashes ^ np.array([7, 0, 7, 0, 7, 0, 7, 0], dtype=np.uint8)
+
+
+def test_stage_two_searches_a_long_candidate_only_where_a_line_through_its_hits_can_pass(library) -> None:
+    # 30 minutes of footage holding the query's 50 s at minute 20, and, at minute 2 and just after
+    # minute 20, frames 12 bits off the query's that no chunk finds (three bits off in every chunk).
+    rng = np.random.default_rng(11)
+    query_fp = shot_fingerprint("query", rng, shots=5, frames_per_shot=20)  # 100 frames, 50 s
+    long = shot_fingerprint("f" * 64, rng, shots=90, frames_per_shot=40)  # 3,600 frames, 30 min
+    hashes = long.hashes.copy()
+    hashes[2400:2500] = query_fp.hashes  # the copy, minute 20
+    hashes[240:250] = off_in_every_chunk(query_fp.hashes[:10])  # minute 2: out of reach
+    hashes[2500:2510] = off_in_every_chunk(query_fp.hashes[90:])  # within reach of the line
+    long = Fingerprint(long.sha256, long.hasher, long.rate_hz, long.times_ms, hashes, long.quality)
+    fps = [*library[:50], (999, long)]
+    ids = {i for i, _ in fps}
+    exact = ArchiveIndex(PHASH64, [build_segment(PHASH64, fps)], ids, search="exact")
+    staged = ArchiveIndex(PHASH64, [build_segment(PHASH64, fps)], ids, search="indexed")
+    times = query_fp.times_ms
+    number = staged.media.index(long.sha256)
+
+    def rows_on_long(index: ArchiveIndex) -> set[int]:
+        hits = index.search(query_fp.hashes, RADIUS, times)
+        start, mine = int(index.segments[0].row_start[number]), np.asarray(index.owner[hits.row]) == number
+        # A hit covers a run of rows (a still stretch is one hit): every row of it was met.
+        runs = zip(hits.row_start[mine], hits.row_end[mine], strict=True)
+        return {int(r) - start for first, last in runs for r in range(first, last + 1)}
+
+    everywhere, near_the_line = rows_on_long(exact), rows_on_long(staged)
+    assert set(range(2400, 2510)) <= near_the_line  # the copy, and what a line through it can meet
+    assert set(range(240, 250)) <= everywhere  # the exact scan meets minute 2 as well ...
+    assert not near_the_line & set(range(240, 250))  # ... which no line through the copy reaches
+    assert near_the_line <= everywhere
+
+
 @pytest.mark.parametrize(("mode", "staged"), [("auto", False), ("exact", False), ("indexed", True)])
 def test_the_search_setting_chooses_the_path(
     library, mode: str, staged: bool, monkeypatch: pytest.MonkeyPatch

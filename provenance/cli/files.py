@@ -90,8 +90,11 @@ def match(state: State, target: str, as_json: bool) -> None:
 
     The query is searched as it is and mirrored, zoomed in and out, turned a quarter turn either
     way, and cut to any player window or picture-in-picture found on it; each segment names the
-    view that met the footage (hflip, zoom1.25, rot90, inset...).  The [match] settings in
-    <archive>/provenance.toml (quarter_turns, insets, max_distance, ...) change what is tried.
+    view that met the footage (hflip, zoom1.25, rot90, inset...).  A segment needs 3 frames in
+    time order that show more than one picture; a still stretch (a static camera, a slide) is one
+    picture however long, and must then be as close as a single frame (few_frames_max_distance).
+    The [match] settings in <archive>/provenance.toml (quarter_turns, insets, max_distance, ...)
+    change what is tried.
     """
     with state.open("existing") as opened:
         resolved, matches = pipeline.find_matches(opened, target)

@@ -10,7 +10,8 @@ from .exact import BLOCK_BYTES, HashIndex, as_words, search_rows
 from .hits import HITS_PER_FRAME, HITS_PER_MEDIA, FrameHits, cap_hits, collapse_hits
 
 # What matching searches: both give media, informative_frames, owner[rows], times_ms[rows],
-# times_of(media number), len() and search(hashes, max_distance, query_times_ms).
+# times_of(media number), words_of(media number), len() and search(hashes, max_distance,
+# query_times_ms).
 SearchIndex = HashIndex | ArchiveIndex
 
 __all__ = [

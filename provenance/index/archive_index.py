@@ -9,8 +9,9 @@ depends on how the last update ended.  Writers take a file lock; readers never w
 
 Search: archives small enough to scan are searched exactly (index/exact.py).  Larger ones in two
 stages: the chunk tables (chunks.py) name the media that share a chunk, and a close hash, with at
-least two query frames at one time offset; every frame of those media is then searched exactly, so
-a media found is found with all its frames, as the exact search would.  bench/scale.py measures what
+least two query frames at one time offset; the frames of those media that a time line through
+those hits can reach are then searched exactly (`Candidates`), so a media found is found with all
+its frames on that line, as the exact search would.  bench/scale.py measures what
 the first stage misses (no copy at 10^5-10^7 frames, none of bench/robustness.py; 39 % of the query
 frames that are close to their source are not found by the chunks alone, see bench/RESULTS.md).
 """
@@ -24,11 +25,13 @@ import secrets
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import store
+from ..align import SPEEDS
 from ..hashing import Hasher
 from ..models import Fingerprint
 from .chunks import candidates
@@ -116,9 +119,16 @@ class ArchiveIndex:
 
     def times_of(self, number: int) -> np.ndarray:
         """Times (ms) of the informative frames of global media ``number``."""
+        return self._rows_of(number, "times_ms")
+
+    def words_of(self, number: int) -> np.ndarray:
+        """Hashes (rows of uint64 words) of the informative frames of global media ``number``."""
+        return self._rows_of(number, "words")
+
+    def _rows_of(self, number: int, field: str) -> np.ndarray:
         part = int(np.searchsorted(self._media_start, number, side="right") - 1)
         segment, local = self.segments[part], number - int(self._media_start[part])
-        return np.asarray(segment.times_ms[segment.row_start[local] : segment.row_start[local + 1]])
+        return np.asarray(getattr(segment, field)[segment.row_start[local] : segment.row_start[local + 1]])
 
     def sync(self, alive_ids: dict[int, str], source: FingerprintSource) -> None:
         """Match the catalog again: its fingerprints ``alive_ids`` {id: sha256} are what is answered;
@@ -151,8 +161,8 @@ class ArchiveIndex:
         query = as_words(query_hashes)
         if self._scans_all(len(query)):
             return self._search_media(query, max_distance, query_times_ms, np.flatnonzero(self.alive))
-        media = self.candidate_media(query, max_distance, query_times_ms)
-        return self._search_media(query, max_distance, query_times_ms, media)
+        found = self.candidate_media(query, max_distance, query_times_ms)
+        return self._search_media(query, max_distance, query_times_ms, found.media, found)
 
     def _scans_all(self, query_frames: int) -> bool:
         """Whether a query of this many frames is searched over every stored frame."""
@@ -162,8 +172,9 @@ class ArchiveIndex:
 
     def candidate_media(
         self, query: np.ndarray, max_distance: int, query_times_ms: np.ndarray | None
-    ) -> np.ndarray:
-        """Global media numbers that the chunk tables find with enough evidence (module docstring)."""
+    ) -> Candidates:
+        """The media that the chunk tables find with enough evidence (module docstring), and where
+        in each of them stage 2 searches."""
         flips = 1 if len(query) <= SHORT_QUERY else 0
         found_q, found_m, found_t = [], [], []
         for part, segment in enumerate(self.segments):
@@ -174,26 +185,43 @@ class ArchiveIndex:
             found_m.append(np.asarray(segment.owner[rows]).astype(np.int64) + self._media_start[part])
             found_t.append(np.asarray(segment.times_ms[rows]).astype(np.int64))
         if not found_q:
-            return np.zeros(0, np.int64)
+            return Candidates.of(np.zeros(0, np.int64), set())
         q, media, times = (np.concatenate(a) for a in (found_q, found_m, found_t))
         keep = self.alive[media]
         q, media, times = q[keep], media[keep], times[keep]
         few = (self.informative_frames[media] <= FEW_FRAMES) | (len(query) <= FEW_FRAMES)
-        chosen = set(np.unique(media[few]).tolist())
+        whole = set(np.unique(media[few]).tolist())
         if query_times_ms is None:
             offset_bin = np.zeros(q.size, np.int64)
         else:
             offset_bin = (times - query_times_ms[q].astype(np.int64)) // OFFSET_BIN_MS
+        chosen = set(whole)
         for shift in (0, 1):  # the same bin, or neighbouring bins (an offset on a bin's edge)
             cells = np.unique(np.stack([media, (offset_bin + shift) // 2, q], axis=1), axis=0)
             keys, votes = np.unique(cells[:, :2], axis=0, return_counts=True)
             chosen |= set(keys[votes >= 2, 0].tolist())
-        return np.array(sorted(chosen), dtype=np.int64)
+        if query_times_ms is None:  # a photo, or frames without times: no line to follow
+            whole = chosen
+        windowed = np.isin(media, np.fromiter(chosen - whole, np.int64))
+        q_ms = query_times_ms[q[windowed]].astype(np.int64) if query_times_ms is not None else None
+        return Candidates.of(
+            np.array(sorted(chosen), dtype=np.int64),
+            whole,
+            media[windowed],
+            times[windowed],
+            q_ms,
+            None if query_times_ms is None else (int(query_times_ms.min()), int(query_times_ms.max())),
+        )
 
     def _search_media(
-        self, query: np.ndarray, max_distance: int, query_times_ms: np.ndarray | None, media: np.ndarray
+        self,
+        query: np.ndarray,
+        max_distance: int,
+        query_times_ms: np.ndarray | None,
+        media: np.ndarray,
+        where: Candidates | None = None,
     ) -> FrameHits:
-        """Exact search over every row of the given global media."""
+        """Exact search over every row of the given global media (only inside ``where``'s windows)."""
         found: list[FrameHits] = []
         for part, segment in enumerate(self.segments):
             first, last = self._media_start[part], self._media_start[part + 1]
@@ -201,7 +229,7 @@ class ArchiveIndex:
             if not local.size:
                 continue
             offset = int(self._row_start[part])
-            if local.size == len(segment.media):  # the whole segment: scanned as it lies
+            if where is None and local.size == len(segment.media):  # the whole segment, as it lies
                 hits = search_rows(
                     segment.words, segment.owner, segment.times_ms, query, max_distance, query_times_ms
                 )
@@ -211,6 +239,9 @@ class ArchiveIndex:
             rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]).astype(
                 np.int64
             )
+            if where is not None:
+                owners = np.asarray(segment.owner[rows]).astype(np.int64) + first
+                rows = rows[where.covers(owners, np.asarray(segment.times_ms[rows]))]
             hits = search_rows(
                 np.asarray(segment.words[rows]),
                 np.asarray(segment.owner[rows]),
@@ -227,6 +258,64 @@ class ArchiveIndex:
             keep = self.alive[self.owner[hits.row]]
             hits = FrameHits(*(getattr(hits, f)[keep] for f in FrameHits.__slots__))
         return hits
+
+
+# Stage 2 searches a candidate only where a time line through its stage-1 hits can pass: from each
+# hit, as far before and after as the rest of the query reaches at the fastest speed alignment
+# accepts (align.SPEEDS, and a refit 2 % past it), plus WINDOW_PAD_MS for the offset tolerance and
+# a run of still frames.  A media found by chance (a few hits in an hour of footage) is searched
+# over about the query's length instead of its whole length; a copy's hits span its whole line.
+WINDOW_PAD_MS = 4000
+_MAX_SPEED = float(SPEEDS[-1]) * 1.02
+_TIME_SPAN = 1 << 32  # window keys: media * _TIME_SPAN + time (ms), so one sorted array holds all
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Candidates:
+    """Media stage 1 found (global numbers), and the windows of their time stage 2 searches:
+    sorted, disjoint [lo, hi] keys (media * _TIME_SPAN + ms); a media searched whole has one
+    window over all its time."""
+
+    media: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @staticmethod
+    def of(
+        media: np.ndarray,
+        whole: set[int],
+        hit_media: np.ndarray | None = None,
+        hit_ms: np.ndarray | None = None,
+        query_ms: np.ndarray | None = None,
+        query_span_ms: tuple[int, int] | None = None,
+    ) -> Candidates:
+        """The candidates, windowed around the stage-1 hits (``hit_media``, ``hit_ms`` at the query
+        times ``query_ms``) of every media not in ``whole``."""
+        full = np.fromiter(sorted(whole), np.int64, len(whole)) * _TIME_SPAN
+        lo, hi = [full], [full + _TIME_SPAN - 1]
+        if hit_media is not None and hit_media.size and query_ms is not None and query_span_ms is not None:
+            before = _MAX_SPEED * (query_ms - query_span_ms[0]) + WINDOW_PAD_MS
+            after = _MAX_SPEED * (query_span_ms[1] - query_ms) + WINDOW_PAD_MS
+            base = hit_media * _TIME_SPAN
+            lo.append(base + np.clip(hit_ms - before, 0, _TIME_SPAN - 1).astype(np.int64))
+            hi.append(base + np.clip(hit_ms + after, 0, _TIME_SPAN - 1).astype(np.int64))
+        starts, ends = np.concatenate(lo), np.concatenate(hi)
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], np.maximum.accumulate(ends[order])
+        if not starts.size:
+            return Candidates(media, starts, ends)
+        # Overlapping windows become one: a window opens where its start is past every earlier end.
+        opens = np.ones(starts.size, dtype=bool)
+        opens[1:] = starts[1:] > ends[:-1]
+        first = np.flatnonzero(opens)
+        last = np.append(first[1:], starts.size) - 1
+        return Candidates(media, starts[first], ends[last])
+
+    def covers(self, media: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
+        """Which (media, time) rows lie inside a window."""
+        keys = media.astype(np.int64) * _TIME_SPAN + np.asarray(times_ms).astype(np.int64)
+        where = np.searchsorted(self.lo, keys, side="right") - 1
+        return (where >= 0) & (keys <= self.hi[np.maximum(where, 0)])
 
 
 # -- on disk -------------------------------------------------------------------------------------

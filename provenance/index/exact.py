@@ -139,6 +139,10 @@ class HashIndex:
         """Times (ms) of the informative frames of the ``number``-th fingerprint."""
         return self.times_ms[self.row_start[number] : self.row_start[number + 1]]
 
+    def words_of(self, number: int) -> np.ndarray:
+        """Hashes (rows of uint64 words) of the informative frames of the ``number``-th fingerprint."""
+        return self.words[self.row_start[number] : self.row_start[number + 1]]
+
     def __len__(self) -> int:
         return int(self.owner.shape[0])
 

@@ -1,0 +1,119 @@
+"""Time alignment vouches for a match only when the aligned frames are different pictures.
+
+Hand-made fingerprints through the real index and matcher: a still query meeting an unrelated still
+reference at 11 bits aligns on every frame, and is one picture's evidence; footage that changes,
+at the same distance, is many pictures' evidence; a still copy close to its source is found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from provenance.hashing import PDQ256, PHASH64, Hasher
+from provenance.index import HashIndex, as_words
+from provenance.match import _several_pictures, match_hashed
+from provenance.models import Fingerprint
+from provenance.settings import MatchSettings
+
+OPTS = MatchSettings()
+QUERY_STEP_MS = 125  # 8 Hz, as a query is sampled
+REF_STEP_MS = 500  # 2 Hz, as the archive is
+
+
+def flipped(base: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``base`` (packed bytes) with ``count`` distinct random bits changed."""
+    bits = np.unpackbits(base)
+    bits[rng.choice(bits.size, size=count, replace=False)] ^= 1
+    return np.packbits(bits)
+
+
+def footage(
+    bases: list[np.ndarray], frames_each: int, noise_bits: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Frames showing each picture of ``bases`` in turn, ``frames_each`` frames a picture, every frame
+    ``noise_bits`` off its picture (a re-encode's jitter)."""
+    return np.array([flipped(b, noise_bits, rng) for b in bases for _ in range(frames_each)], dtype=np.uint8)
+
+
+def fingerprint(sha: str, hashes: np.ndarray, step_ms: int, hasher: Hasher = PHASH64) -> Fingerprint:
+    n = hashes.shape[0]
+    times = np.arange(n, dtype=np.int32) * step_ms
+    return Fingerprint(sha, hasher.name, 1000 / step_ms, times, hashes, np.full(n, 100, np.uint8))
+
+
+def matched(query: np.ndarray, references: list[Fingerprint], hasher: Hasher = PHASH64) -> dict[str, list]:
+    """{reference sha256: segments} of the query (8 Hz frames) against the references."""
+    index = HashIndex(hasher, references)
+    times = np.arange(query.shape[0], dtype=np.int32) * QUERY_STEP_MS
+    quality = np.full(query.shape[0], 100, np.uint8)
+    found = match_hashed(None, times, [("none", query, quality)], index, {}, OPTS)
+    return {m.ref_sha256: list(m.segments) for m in found if m.segments}
+
+
+def random_picture(rng: np.random.Generator, hasher: Hasher = PHASH64) -> np.ndarray:
+    return rng.integers(0, 256, hasher.bits // 8, dtype=np.uint8)
+
+
+def test_a_still_query_meeting_an_unrelated_still_shot_is_not_a_match() -> None:
+    # 10 s of one picture (a static camera, a dark scene) against 20 s of another picture 11 bits
+    # away: every query frame is within the search distance of every reference frame, so a time
+    # line through them has dozens of frames, yet all they share is one picture at 11 bits.
+    rng = np.random.default_rng(1)
+    picture = random_picture(rng)
+    query = footage([picture], 80, 1, rng)
+    still = fingerprint("a" * 64, footage([flipped(picture, 11, rng)], 40, 1, rng), REF_STEP_MS)
+    assert matched(query, [still]) == {}
+
+
+def test_changing_footage_at_the_same_distance_is_a_match() -> None:
+    # The same distance, but the footage changes (a new picture every 2 s): the aligned frames are
+    # five different pictures, each 10 bits off (a rotated or heavily re-encoded copy).
+    rng = np.random.default_rng(2)
+    pictures = [random_picture(rng) for _ in range(10)]
+    source = footage(pictures, 4, 1, rng)  # 20 s at 2 Hz
+    copy = footage([flipped(p, 10, rng) for p in pictures[3:8]], 16, 1, rng)  # its 6-16 s, at 8 Hz
+    found = matched(copy, [fingerprint("b" * 64, source, REF_STEP_MS)])
+    segment = found["b" * 64][0]
+    assert segment.mean_distance > OPTS.few_frames_max_distance
+    assert abs(segment.ref_start_ms - 6000) <= 1000 and abs(segment.ref_end_ms - 15500) <= 1000
+
+
+def test_a_still_copy_close_to_its_source_is_a_match() -> None:
+    # A static camera re-encoded: one picture, but within few_frames_max_distance of the source.
+    rng = np.random.default_rng(3)
+    picture = random_picture(rng)
+    source = fingerprint("c" * 64, footage([picture], 40, 1, rng), REF_STEP_MS)
+    copy = footage([flipped(picture, 3, rng)], 40, 1, rng)
+    assert "c" * 64 in matched(copy, [source])
+
+
+def test_a_still_query_meeting_one_still_stretch_of_changing_footage_is_not_a_match() -> None:
+    # The rule looks at both sides: a still query against a reference whose own frames change
+    # meets one picture of it, and is evidence of that one picture only.
+    rng = np.random.default_rng(4)
+    picture = random_picture(rng)
+    query = footage([picture], 80, 1, rng)
+    far = flipped(picture, 11, rng)
+    # The reference shows the far picture for 10 s between other pictures.
+    others = [random_picture(rng) for _ in range(4)]
+    reference = np.concatenate(
+        [footage(others[:2], 4, 1, rng), footage([far], 20, 1, rng), footage(others[2:], 4, 1, rng)]
+    )
+    assert matched(query, [fingerprint("d" * 64, reference, REF_STEP_MS)]) == {}
+
+
+@pytest.mark.parametrize("hasher", [PHASH64, PDQ256], ids=lambda h: h.name)
+def test_several_pictures_means_two_frames_further_apart_than_the_search_distance(hasher: Hasher) -> None:
+    rng = np.random.default_rng(5)
+    base = random_picture(rng, hasher)
+    limit = 12
+    same = as_words(np.array([base, flipped(base, limit, rng)]))
+    apart = as_words(np.array([base, flipped(base, limit + 1, rng)]))
+    assert not _several_pictures(same, limit)
+    assert _several_pictures(apart, limit)
+    assert not _several_pictures(as_words(base[None, :]), limit)
+    # Long stretches are compared on evenly spaced frames: a change in the middle is still seen.
+    long = np.array([base] * 600 + [flipped(base, 30, rng)] * 600)
+    assert _several_pictures(as_words(long), limit)
+    assert not _several_pictures(as_words(np.array([base] * 1200)), limit)
