@@ -126,6 +126,42 @@ def test_stage_two_searches_a_long_candidate_only_where_a_line_through_its_hits_
     assert near_the_line <= everywhere
 
 
+def test_a_run_of_look_alike_rows_never_spans_rows_stage_two_skipped() -> None:
+    # One still picture at 100-200 s and again at 1160-1205 s, leading into the stretch the query
+    # copies; between them the windows skip thousands of rows.  A hit's run (row_start..row_end) may
+    # only cover rows that were compared: the still stretch far from the copy is no neighbour of the
+    # one beside it.
+    rng = np.random.default_rng(3)
+    others = [(k + 1, shot_fingerprint(f"{k:064x}", rng, 12, 20)) for k in range(50)]
+    long = shot_fingerprint("e" * 64, rng, shots=90, frames_per_shot=40)
+    hashes = long.hashes.copy()
+    still = rng.integers(0, 256, 8, dtype=np.uint8)
+    hashes[200:400] = still
+    hashes[2340:2410] = still
+    hashes[2320:2340] = off_in_every_chunk(still[None, :])  # no chunk in common: found only by the scan
+    long = Fingerprint(long.sha256, long.hasher, long.rate_hz, long.times_ms, hashes, long.quality)
+    fps = [*others, (999, long)]
+    ids = {i for i, _ in fps}
+    query, times = hashes[2400:2500].copy(), np.arange(100, dtype=np.int32) * 500
+
+    def runs_of_first_frame(mode: str) -> set[tuple[int, int]]:
+        index = ArchiveIndex(PHASH64, [build_segment(PHASH64, fps)], ids, search=mode)
+        number = index.media.index(long.sha256)
+        start = int(index.segments[0].row_start[number])
+        hits = index.search(query, RADIUS, times)
+        mine = (hits.query_index == 0) & (np.asarray(index.owner[hits.row]) == number)
+        runs = zip(hits.row_start[mine], hits.row_end[mine], strict=True)
+        return {(int(a) - start, int(b) - start) for a, b in runs}
+
+    everywhere, near_the_line = runs_of_first_frame("exact"), runs_of_first_frame("indexed")
+    assert everywhere == {(200, 399), (2320, 2409)}
+    # Each run of the two stages lies inside one run of the exact scan: a window may cut a run
+    # short, never join two across rows it skipped.
+    for first, last in near_the_line:
+        assert any(a <= first and last <= b for a, b in everywhere), (first, last, everywhere)
+    assert (2320, 2409) in near_the_line
+
+
 @pytest.mark.parametrize(("mode", "staged"), [("auto", False), ("exact", False), ("indexed", True)])
 def test_the_search_setting_chooses_the_path(
     library, mode: str, staged: bool, monkeypatch: pytest.MonkeyPatch

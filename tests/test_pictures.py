@@ -103,6 +103,24 @@ def test_a_still_query_meeting_one_still_stretch_of_changing_footage_is_not_a_ma
     assert matched(query, [fingerprint("d" * 64, reference, REF_STEP_MS)]) == {}
 
 
+def test_changing_query_frames_meeting_one_still_reference_picture_are_not_a_match() -> None:
+    # The query alternates between two pictures 18 bits apart (more than one picture on its side),
+    # each 9 bits from the reference's one still picture: every query frame meets that picture, and
+    # the reference side shows one picture only.
+    rng = np.random.default_rng(6)
+    still = random_picture(rng)
+    bits = np.unpackbits(still)
+    flips = rng.choice(bits.size, size=18, replace=False)
+    pictures = []
+    for half in (flips[:9], flips[9:]):
+        changed = bits.copy()
+        changed[half] ^= 1
+        pictures.append(np.packbits(changed))
+    query = footage(pictures * 10, 4, 0, rng)  # 10 s at 8 Hz, a new picture every 0.5 s
+    reference = fingerprint("e" * 64, footage([still], 40, 0, rng), REF_STEP_MS)
+    assert matched(query, [reference]) == {}
+
+
 @pytest.mark.parametrize("hasher", [PHASH64, PDQ256], ids=lambda h: h.name)
 def test_several_pictures_means_two_frames_further_apart_than_the_search_distance(hasher: Hasher) -> None:
     rng = np.random.default_rng(5)

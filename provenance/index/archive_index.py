@@ -239,12 +239,19 @@ class ArchiveIndex:
             rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]).astype(
                 np.int64
             )
+            owner = np.asarray(segment.owner[rows])
             if where is not None:
-                owners = np.asarray(segment.owner[rows]).astype(np.int64) + first
-                rows = rows[where.covers(owners, np.asarray(segment.times_ms[rows]))]
+                inside = where.covers(owner.astype(np.int64) + first, np.asarray(segment.times_ms[rows]))
+                rows, owner = rows[inside], owner[inside]
+                # Rows either side of a skipped stretch are not neighbours: each unbroken block is
+                # its own "media" while hits are collected, so a run of look-alike rows never spans
+                # rows that were not compared; the hits are bounded per real media below.
+                broken = np.ones(rows.size, dtype=bool)
+                broken[1:] = (rows[1:] != rows[:-1] + 1) | (owner[1:] != owner[:-1])
+                owner = np.cumsum(broken, dtype=np.int64) - 1
             hits = search_rows(
                 np.asarray(segment.words[rows]),
-                np.asarray(segment.owner[rows]),
+                owner,
                 np.asarray(segment.times_ms[rows]),
                 query,
                 max_distance,
@@ -252,7 +259,7 @@ class ArchiveIndex:
             )
             found.append(shift_rows(hits, rows + offset))
         hits = concat_hits(found)
-        if len(found) > 1:
+        if len(found) > 1 or where is not None:
             hits = cap_hits(hits, self.owner)
         if not self.alive.all() and hits.row.size:
             keep = self.alive[self.owner[hits.row]]
