@@ -113,6 +113,7 @@ def _match_variant(
     """Segments of one view in each reference its hits reach; ``query`` is the view's informative
     frames (their indices, their hashes as words)."""
     informative, query_words = query
+    informative_ms = times_ms[informative]
     q_ms = times_ms[hits.query_index]
     owners = index.owner[hits.row]
     found = {}
@@ -129,12 +130,12 @@ def _match_variant(
             r_end_ms=index.times_ms[hits.row_end[mine]],
             ref_times_ms=ref_times,
         )
-        sides = _Sides(times_ms[informative], query_words, ref_times, index.words_of(int(ref)))
+        sides = _Sides(informative_ms, query_words, ref_times, index.words_of(int(ref)))
         segments = [s for s in segments if _vouched(s, sides, opts)]
         if not segments:
             continue
         segments = [s if variant == "none" else replace(s, variant=variant) for s in segments]
-        query_coverage = _query_coverage(times_ms[informative], segments)
+        query_coverage = _query_coverage(informative_ms, segments)
         found[int(ref)] = (tuple(segments), query_coverage, _ref_coverage(index, int(ref), segments))
     return found
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,22 @@ def off_in_every_chunk(hashes: np.ndarray) -> np.ndarray:
     return hashes ^ np.array([7, 0, 7, 0, 7, 0, 7, 0], dtype=np.uint8)
 
 
+def runs_on(
+    mode: str, fps: list[tuple[int, Fingerprint]], sha256: str, query: np.ndarray, frame: int | None = None
+) -> set[tuple[int, int]]:
+    """The runs of rows (first, last, counted from the media's first row) that the hits of the
+    query (2 Hz) cover on one media, searched ``mode``; only query frame ``frame``'s, if given."""
+    index = ArchiveIndex(PHASH64, [build_segment(PHASH64, fps)], {i for i, _ in fps}, search=mode)
+    number = index.media.index(sha256)
+    start = int(index.segments[0].row_start[number])
+    hits = index.search(query, RADIUS, np.arange(len(query), dtype=np.int32) * 500)
+    mine = np.asarray(index.owner[hits.row]) == number
+    if frame is not None:
+        mine &= hits.query_index == frame
+    runs = zip(hits.row_start[mine], hits.row_end[mine], strict=True)
+    return {(int(first) - start, int(last) - start) for first, last in runs}
+
+
 def test_stage_two_searches_a_long_candidate_only_where_a_line_through_its_hits_can_pass(library) -> None:
     # 30 minutes of footage holding the query's 50 s at minute 20, and, at minute 2 and just after
     # minute 20, frames 12 bits off the query's that no chunk finds (three bits off in every chunk).
@@ -104,22 +121,14 @@ def test_stage_two_searches_a_long_candidate_only_where_a_line_through_its_hits_
     hashes[2400:2500] = query_fp.hashes  # the copy, minute 20
     hashes[240:250] = off_in_every_chunk(query_fp.hashes[:10])  # minute 2: out of reach
     hashes[2500:2510] = off_in_every_chunk(query_fp.hashes[90:])  # within reach of the line
-    long = Fingerprint(long.sha256, long.hasher, long.rate_hz, long.times_ms, hashes, long.quality)
-    fps = [*library[:50], (999, long)]
-    ids = {i for i, _ in fps}
-    exact = ArchiveIndex(PHASH64, [build_segment(PHASH64, fps)], ids, search="exact")
-    staged = ArchiveIndex(PHASH64, [build_segment(PHASH64, fps)], ids, search="indexed")
-    times = query_fp.times_ms
-    number = staged.media.index(long.sha256)
+    fps = [*library[:50], (999, replace(long, hashes=hashes))]
 
-    def rows_on_long(index: ArchiveIndex) -> set[int]:
-        hits = index.search(query_fp.hashes, RADIUS, times)
-        start, mine = int(index.segments[0].row_start[number]), np.asarray(index.owner[hits.row]) == number
+    def rows_met(mode: str) -> set[int]:
         # A hit covers a run of rows (a still stretch is one hit): every row of it was met.
-        runs = zip(hits.row_start[mine], hits.row_end[mine], strict=True)
-        return {int(r) - start for first, last in runs for r in range(first, last + 1)}
+        runs = runs_on(mode, fps, long.sha256, query_fp.hashes)
+        return {r for first, last in runs for r in range(first, last + 1)}
 
-    everywhere, near_the_line = rows_on_long(exact), rows_on_long(staged)
+    everywhere, near_the_line = rows_met("exact"), rows_met("indexed")
     assert set(range(2400, 2510)) <= near_the_line  # the copy, and what a line through it can meet
     assert set(range(240, 250)) <= everywhere  # the exact scan meets minute 2 as well ...
     assert not near_the_line & set(range(240, 250))  # ... which no line through the copy reaches
@@ -139,21 +148,11 @@ def test_a_run_of_look_alike_rows_never_spans_rows_stage_two_skipped() -> None:
     hashes[200:400] = still
     hashes[2340:2410] = still
     hashes[2320:2340] = off_in_every_chunk(still[None, :])  # no chunk in common: found only by the scan
-    long = Fingerprint(long.sha256, long.hasher, long.rate_hz, long.times_ms, hashes, long.quality)
-    fps = [*others, (999, long)]
-    ids = {i for i, _ in fps}
-    query, times = hashes[2400:2500].copy(), np.arange(100, dtype=np.int32) * 500
+    fps = [*others, (999, replace(long, hashes=hashes))]
+    query = hashes[2400:2500].copy()
 
-    def runs_of_first_frame(mode: str) -> set[tuple[int, int]]:
-        index = ArchiveIndex(PHASH64, [build_segment(PHASH64, fps)], ids, search=mode)
-        number = index.media.index(long.sha256)
-        start = int(index.segments[0].row_start[number])
-        hits = index.search(query, RADIUS, times)
-        mine = (hits.query_index == 0) & (np.asarray(index.owner[hits.row]) == number)
-        runs = zip(hits.row_start[mine], hits.row_end[mine], strict=True)
-        return {(int(a) - start, int(b) - start) for a, b in runs}
-
-    everywhere, near_the_line = runs_of_first_frame("exact"), runs_of_first_frame("indexed")
+    everywhere = runs_on("exact", fps, long.sha256, query, frame=0)
+    near_the_line = runs_on("indexed", fps, long.sha256, query, frame=0)
     assert everywhere == {(200, 399), (2320, 2409)}
     # Each run of the two stages lies inside one run of the exact scan: a window may cut a run
     # short, never join two across rows it skipped.

@@ -185,7 +185,7 @@ class ArchiveIndex:
             found_m.append(np.asarray(segment.owner[rows]).astype(np.int64) + self._media_start[part])
             found_t.append(np.asarray(segment.times_ms[rows]).astype(np.int64))
         if not found_q:
-            return Candidates.of(np.zeros(0, np.int64), set())
+            return Candidates.whole(np.zeros(0, np.int64))
         q, media, times = (np.concatenate(a) for a in (found_q, found_m, found_t))
         keep = self.alive[media]
         q, media, times = q[keep], media[keep], times[keep]
@@ -200,18 +200,13 @@ class ArchiveIndex:
             cells = np.unique(np.stack([media, (offset_bin + shift) // 2, q], axis=1), axis=0)
             keys, votes = np.unique(cells[:, :2], axis=0, return_counts=True)
             chosen |= set(keys[votes >= 2, 0].tolist())
+        found = np.array(sorted(chosen), dtype=np.int64)
         if query_times_ms is None:  # a photo, or frames without times: no line to follow
-            whole = chosen
+            return Candidates.whole(found)
         windowed = np.isin(media, np.fromiter(chosen - whole, np.int64))
-        q_ms = query_times_ms[q[windowed]].astype(np.int64) if query_times_ms is not None else None
-        return Candidates.of(
-            np.array(sorted(chosen), dtype=np.int64),
-            whole,
-            media[windowed],
-            times[windowed],
-            q_ms,
-            None if query_times_ms is None else (int(query_times_ms.min()), int(query_times_ms.max())),
-        )
+        span = (int(query_times_ms.min()), int(query_times_ms.max()))
+        hit_query_ms = query_times_ms[q[windowed]].astype(np.int64)
+        return Candidates.around(found, whole, media[windowed], times[windowed], hit_query_ms, span)
 
     def _search_media(
         self,
@@ -288,35 +283,38 @@ class Candidates:
     hi: np.ndarray
 
     @staticmethod
-    def of(
+    def whole(media: np.ndarray) -> Candidates:
+        """Every media searched over all its time."""
+        return Candidates.around(media, set(media.tolist()), *(np.zeros(0, np.int64),) * 3, (0, 0))
+
+    @staticmethod
+    def around(
         media: np.ndarray,
         whole: set[int],
-        hit_media: np.ndarray | None = None,
-        hit_ms: np.ndarray | None = None,
-        query_ms: np.ndarray | None = None,
-        query_span_ms: tuple[int, int] | None = None,
+        hit_media: np.ndarray,
+        hit_ms: np.ndarray,
+        hit_query_ms: np.ndarray,
+        query_span_ms: tuple[int, int],
     ) -> Candidates:
-        """The candidates, windowed around the stage-1 hits (``hit_media``, ``hit_ms`` at the query
-        times ``query_ms``) of every media not in ``whole``."""
+        """The media ``whole`` searched over all their time, the others around their stage-1 hits
+        (``hit_media`` at ``hit_ms``, met by query frames at ``hit_query_ms`` of a query spanning
+        ``query_span_ms``)."""
         full = np.fromiter(sorted(whole), np.int64, len(whole)) * _TIME_SPAN
-        lo, hi = [full], [full + _TIME_SPAN - 1]
-        if hit_media is not None and hit_media.size and query_ms is not None and query_span_ms is not None:
-            before = _MAX_SPEED * (query_ms - query_span_ms[0]) + WINDOW_PAD_MS
-            after = _MAX_SPEED * (query_span_ms[1] - query_ms) + WINDOW_PAD_MS
-            base = hit_media * _TIME_SPAN
-            lo.append(base + np.clip(hit_ms - before, 0, _TIME_SPAN - 1).astype(np.int64))
-            hi.append(base + np.clip(hit_ms + after, 0, _TIME_SPAN - 1).astype(np.int64))
-        starts, ends = np.concatenate(lo), np.concatenate(hi)
+        before = _MAX_SPEED * (hit_query_ms - query_span_ms[0]) + WINDOW_PAD_MS
+        after = _MAX_SPEED * (query_span_ms[1] - hit_query_ms) + WINDOW_PAD_MS
+        base = hit_media * _TIME_SPAN
+        starts = np.concatenate([full, base + np.clip(hit_ms - before, 0, _TIME_SPAN - 1).astype(np.int64)])
+        ends = np.concatenate(
+            [full + _TIME_SPAN - 1, base + np.clip(hit_ms + after, 0, _TIME_SPAN - 1).astype(np.int64)]
+        )
         order = np.argsort(starts, kind="stable")
         starts, ends = starts[order], np.maximum.accumulate(ends[order])
-        if not starts.size:
-            return Candidates(media, starts, ends)
-        # Overlapping windows become one: a window opens where its start is past every earlier end.
+        # Overlapping windows become one: a window opens where its start is past every earlier end,
+        # and closes where the next one opens.
         opens = np.ones(starts.size, dtype=bool)
         opens[1:] = starts[1:] > ends[:-1]
-        first = np.flatnonzero(opens)
-        last = np.append(first[1:], starts.size) - 1
-        return Candidates(media, starts[first], ends[last])
+        closes = np.append(opens[1:], True)[: starts.size]
+        return Candidates(media, starts[opens], ends[closes])
 
     def covers(self, media: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
         """Which (media, time) rows lie inside a window."""
