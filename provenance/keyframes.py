@@ -14,7 +14,7 @@ import io
 import ipaddress
 import math
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -29,7 +29,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from .errors import BadInputError, CorruptMediaError, NotMediaError, UsageError
-from .frames import start_of
+from .frames import scaled_size, start_of
 from .models import Keyframe, Shot, Transition
 from .settings import KeyframeSettings
 from .store import require_file, write_atomic
@@ -300,14 +300,33 @@ def _frame_at(path: Path, container: InputContainer, stream: av.VideoStream, t_m
     return best[1]
 
 
-def _upright(frame: av.VideoFrame, stream: av.VideoStream, side: int, scaler: VideoReformatter) -> np.ndarray:
-    """RGB as a player shows it: square pixels, at most ``side``, turned as the display matrix says."""
+def _upright(
+    frame: av.VideoFrame,
+    stream: av.VideoStream,
+    side: int,
+    scaler: VideoReformatter,
+    pixels: str = "rgb24",
+    fit: Callable[[int, int, int], tuple[int, int]] = _fit,
+) -> np.ndarray:
+    """RGB (or ``pixels``) as a player shows it: square pixels, sized by ``fit`` (at most ``side``),
+    turned as the display matrix says."""
     sar = stream.codec_context.sample_aspect_ratio
     width = frame.width * (float(sar) if sar and sar > 0 else 1.0)  # anamorphic DV, DVD
-    w, h = _fit(round(width), frame.height, side)
-    rgb = scaler.reformat(frame, w, h, "rgb24", interpolation="LANCZOS").to_ndarray()
+    w, h = fit(round(width), frame.height, side)
+    image = scaler.reformat(frame, w, h, pixels, interpolation="LANCZOS").to_ndarray()
     turns = round((frame.rotation or 0) / 90) % 4  # the matrix angle is counter-clockwise, as np.rot90
-    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def grey_frames_at(path: Path, times_ms: Sequence[int], side: int) -> list[np.ndarray]:
+    """The frames of a video shown at ``times_ms``, grey, upright, sized as the sampler sizes them
+    (longer side ``side``)."""
+    scaler = VideoReformatter()
+    with _open_video(path) as (container, stream):
+        return [
+            _upright(_frame_at(path, container, stream, t), stream, side, scaler, "gray", scaled_size)
+            for t in times_ms
+        ]
 
 
 def _write_jpeg(path: Path, image: Image.Image, quality: int) -> None:

@@ -15,8 +15,9 @@ however many frames show it, is held to the distance a single frame is.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,13 @@ from .fingerprint import INDEX_FRACTION, View, hash_views
 from .hashing import Hasher
 from .index import FrameHits, SearchIndex, as_words
 from .inset import inset_in
+from .keypoints import SecondLook
 from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
 # cached matches (pipeline/clusters.py) made by another version are computed again.
-MATCHER_VERSION = 8
+MATCHER_VERSION = 9
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -109,17 +111,21 @@ def _match_variant(
     variant: str,
     index: SearchIndex,
     opts: MatchSettings,
+    second_look: Callable[[str, Segment], bool] | None = None,
 ) -> dict[int, tuple[tuple[Segment, ...], float, float]]:
     """Segments of one view in each reference its hits reach; ``query`` is the view's informative
-    frames (their indices, their hashes as words)."""
+    frames (their indices, their hashes as words).  A segment `_vouched` does not vouch for is
+    kept when ``second_look`` (reference sha256, segment) says its frames show the same scene; such
+    segments are put to it the most frames first, as its looks are few (keypoints.MAX_LOOKS)."""
     informative, query_words = query
     informative_ms = times_ms[informative]
     q_ms = times_ms[hits.query_index]
     owners = index.owner[hits.row]
-    found = {}
-    for ref in np.unique(owners):
+    kept: dict[int, list[tuple[int, Segment]]] = {}
+    held: list[tuple[int, int, Segment]] = []
+    for ref in np.unique(owners).tolist():
         mine = owners == ref
-        ref_times = index.times_of(int(ref))
+        ref_times = index.times_of(ref)
         segments = align_hits(
             q_ms[mine],
             index.times_ms[hits.row[mine]],
@@ -130,13 +136,21 @@ def _match_variant(
             r_end_ms=index.times_ms[hits.row_end[mine]],
             ref_times_ms=ref_times,
         )
-        sides = _Sides(informative_ms, query_words, ref_times, index.words_of(int(ref)))
-        segments = [s for s in segments if _vouched(s, sides, opts)]
-        if not segments:
-            continue
-        segments = [s if variant == "none" else replace(s, variant=variant) for s in segments]
+        sides = _Sides(informative_ms, query_words, ref_times, index.words_of(ref))
+        for order, s in enumerate(s if variant == "none" else replace(s, variant=variant) for s in segments):
+            if _vouched(s, sides, opts):
+                kept.setdefault(ref, []).append((order, s))
+            else:
+                held.append((ref, order, s))
+    if second_look is not None:
+        for ref, order, s in sorted(held, key=lambda h: (-h[2].frames_matched, h[2].mean_distance)):
+            if second_look(index.media[ref], s):
+                kept.setdefault(ref, []).append((order, s))
+    found = {}
+    for ref, numbered in kept.items():
+        segments = tuple(s for _, s in sorted(numbered, key=lambda n: n[0]))
         query_coverage = _query_coverage(informative_ms, segments)
-        found[int(ref)] = (tuple(segments), query_coverage, _ref_coverage(index, int(ref), segments))
+        found[ref] = (segments, query_coverage, _ref_coverage(index, ref, segments))
     return found
 
 
@@ -214,6 +228,7 @@ def match_hashed(
     index: SearchIndex,
     ref_paths: Mapping[str, Path],
     opts: MatchSettings,
+    second_look: Callable[[str, Segment], bool] | None = None,
 ) -> list[Match]:
     """Every indexed media sharing footage with the query's hashed variants, best first.
 
@@ -227,7 +242,10 @@ def match_hashed(
         if informative.size == 0:
             continue
         query = (informative, as_words(hashes[informative]))
-        found = _match_variant(times_ms, hits, query, variant, index, opts)
+        look = second_look
+        if second_look is not None:  # looks are few: none for a reference an earlier view has found
+            look = partial(_unless_found, second_look, {index.media[ref] for ref in best})
+        found = _match_variant(times_ms, hits, query, variant, index, opts, look)
         for ref, (segments, query_coverage, ref_coverage) in found.items():
             score = round(min(1.0, max(query_coverage, ref_coverage)), 4)
             if ref in best and not _better(
@@ -246,6 +264,12 @@ def match_hashed(
                 score=score,
             )
     return _ranked(best.values())
+
+
+def _unless_found(
+    second_look: Callable[[str, Segment], bool], found: set[str], ref_sha256: str, segment: Segment
+) -> bool:
+    return ref_sha256 not in found and second_look(ref_sha256, segment)
 
 
 def _ranked(matches: Iterable[Match]) -> list[Match]:
@@ -289,7 +313,11 @@ def match_frames(
     """Every archived media sharing footage with the query frames, best first.
 
     The query frames should be sampled at ``opts.query_rate_hz`` (see `query_sampling`).  They are
-    hashed in every view of `hash_query`.
+    hashed in every view of `hash_query`; with ``opts.second_look``, a segment resting on one picture
+    may be vouched for by the keypoints its frames share with the archived file (keypoints.py).
     """
     times_ms, variants = hash_query(frames, index.hasher, opts)
-    return match_hashed(query_sha256, times_ms, variants, index, ref_paths, opts)
+    look = None
+    if opts.second_look and frames:
+        look = SecondLook(frames, ref_paths, side=max(frames[0].grey.shape))
+    return match_hashed(query_sha256, times_ms, variants, index, ref_paths, opts, look)

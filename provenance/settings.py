@@ -83,6 +83,11 @@ class MatchSettings:
     # picture-in-picture over a news channel's background) is also searched inside that inset's
     # box, when one is found on the query (provenance/inset.py; most videos have none).
     insets: bool = True
+    # A segment that rests on one picture (below) and misses that distance gets a second look when
+    # the reference's file is in the archive: ORB keypoints of its middle frames on both sides must
+    # agree with one homography (provenance/keypoints.py).  A copy turned a few degrees, stretched or
+    # captioned is found again that way; false: the pHash rule alone.
+    second_look: bool = True
     # Time-aligned frames needed for a match (fewer only when the query or the reference has fewer
     # informative frames).  Any such segment is reported, however small a part of a long video it
     # is: a 5 s excerpt inside an hour of footage is exactly what an investigator looks for.
