@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import av.error
 import cv2
 import numpy as np
 
@@ -41,8 +42,10 @@ MIN_INLIERS = 40
 # frame is 0.16 of its area, a copy cropped to 80 % 1.56.
 MAX_AREA_SCALE = 25.0
 # Second looks per query: each decodes a reference frame, a seek and the frames from the keyframe
-# before it (10-150 ms CPU here, 0.5 s in a 720p trailer with 10 s between keyframes).
+# before it (10-150 ms CPU here, 0.5 s in a 720p trailer with 10 s between keyframes); and per
+# reference, so that one long still reference cannot take every look of the query.
 MAX_LOOKS = 8
+MAX_LOOKS_PER_REFERENCE = 2
 
 
 def shared_keypoints(query: np.ndarray, ref: np.ndarray) -> int:
@@ -86,6 +89,8 @@ class SecondLook:
         self.ref_paths = ref_paths
         self.side = side
         self.looks_left = looks
+        self.looks_of: dict[str, int] = {}
+        self.unreadable: set[Path] = set()
         self.answers: dict[tuple[str, int, int, bool], bool] = {}
 
     def __call__(self, ref_sha256: str, segment: Segment) -> bool:
@@ -94,24 +99,37 @@ class SecondLook:
         if path is None or self.times_ms.size == 0:
             return False
         query_at = _nearest(self.times_ms, (segment.query_start_ms + segment.query_end_ms) / 2)
-        ref_ms = round((segment.ref_start_ms + segment.ref_end_ms) / 2)
+        # The reference's time of that query frame, on the segment's line.
+        along = (int(self.times_ms[query_at]) - segment.query_start_ms) * segment.speed
+        ref_ms = round(min(max(segment.ref_start_ms + along, segment.ref_start_ms), segment.ref_end_ms))
         mirrored = "hflip" in segment.variant.split("+")
-        key = (ref_sha256, query_at, ref_ms // 250, mirrored)  # views meet it within a quarter second
+        key = (ref_sha256, query_at, round(ref_ms / 250), mirrored)  # views meet it within 1/4 s
         if key not in self.answers:
-            self.answers[key] = self._look(path, query_at, ref_ms, mirrored, segment)
+            answer = self._look(ref_sha256, path, query_at, ref_ms, mirrored, segment)
+            if answer is None:
+                return False  # not looked at (no looks left, or the file unreadable): not an answer
+            self.answers[key] = answer
         return self.answers[key]
 
-    def _look(self, path: Path, query_at: int, ref_ms: int, mirrored: bool, segment: Segment) -> bool:
-        if self.looks_left <= 0:
-            return False
+    def _look(
+        self, ref_sha256: str, path: Path, query_at: int, ref_ms: int, mirrored: bool, segment: Segment
+    ) -> bool | None:
+        if self.looks_left <= 0 or self.looks_of.get(ref_sha256, 0) >= MAX_LOOKS_PER_REFERENCE:
+            return None
+        if path in self.unreadable:
+            return None
         self.looks_left -= 1
+        self.looks_of[ref_sha256] = self.looks_of.get(ref_sha256, 0) + 1
         query = self.frames[query_at].grey
         try:
             ref = _ref_frame(path, ref_ms, self.side)
-        except ProvenanceError as exc:  # a damaged archived file: the segment stays held to the rule
+            inliers = shared_keypoints(np.ascontiguousarray(query[:, ::-1]) if mirrored else query, ref)
+        # A damaged or vanished archived file, a frame OpenCV refuses: the segment stays held to the
+        # rule, and the query goes on (a batch must not stop at one reference).
+        except (ProvenanceError, av.error.FFmpegError, cv2.error, OSError, ValueError) as exc:
             logger.warning("second look skipped: %s", exc)
-            return False
-        inliers = shared_keypoints(np.ascontiguousarray(query[:, ::-1]) if mirrored else query, ref)
+            self.unreadable.add(path)
+            return None
         logger.debug(
             "second look %s at %d ms (query %d ms, %s, %d frames, %.1f bits): %d keypoints agree",
             path.name, ref_ms, self.frames[query_at].t_ms, segment.variant, segment.frames_matched,

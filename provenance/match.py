@@ -142,8 +142,11 @@ def _match_variant(
                 kept.setdefault(ref, []).append((order, s))
             else:
                 held.append((ref, order, s))
-    if second_look is not None:
-        for ref, order, s in sorted(held, key=lambda h: (-h[2].frames_matched, h[2].mean_distance)):
+    if second_look is not None:  # references this view found already need no look
+        held = [h for h in held if h[0] not in kept]
+        for ref, order, s in sorted(
+            held, key=lambda h: (-h[2].frames_matched, h[2].mean_distance, index.media[h[0]], h[1])
+        ):
             if second_look(index.media[ref], s):
                 kept.setdefault(ref, []).append((order, s))
     found = {}

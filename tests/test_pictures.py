@@ -7,6 +7,8 @@ at the same distance, is many pictures' evidence; a still copy close to its sour
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from test_index import flip_bits, make_fp
@@ -14,7 +16,7 @@ from test_index import flip_bits, make_fp
 from provenance.hashing import PDQ256, PHASH64, Hasher
 from provenance.index import HashIndex, as_words
 from provenance.match import _several_pictures, match_hashed
-from provenance.models import Fingerprint
+from provenance.models import Fingerprint, Segment
 from provenance.settings import MatchSettings
 
 OPTS = MatchSettings()
@@ -130,3 +132,40 @@ def test_several_pictures_means_two_frames_further_apart_than_the_search_distanc
     long = np.array([base] * 600 + [flip_bits(base, 30, rng)] * 600)
     assert _several_pictures(as_words(long), limit)
     assert not _several_pictures(as_words(np.array([base] * 1200)), limit)
+
+
+def test_a_second_look_is_asked_only_for_what_the_rule_holds_back() -> None:
+    # The still-on-still pair of the first test, and changing footage the rule lets stand: the look
+    # is asked about the still reference only (the most frames first), and what it vouches for is
+    # kept with its times; a look that says no leaves the rule's answer.
+    rng = np.random.default_rng(1)
+    picture = random_picture(rng)
+    query = footage([picture], 80, 1, rng)
+    still = fingerprint("a" * 64, footage([flip_bits(picture, 11, rng)], 40, 1, rng))
+    index = HashIndex(PHASH64, [still])
+    times = np.arange(query.shape[0], dtype=np.int32) * QUERY_STEP_MS
+    quality = np.full(query.shape[0], 100, np.uint8)
+    asked: list[tuple[str, int]] = []
+
+    def look(answer: bool) -> Callable[[str, Segment], bool]:
+        def second_look(sha256: str, segment: Segment) -> bool:
+            asked.append((sha256, segment.frames_matched))
+            return answer
+
+        return second_look
+
+    assert match_hashed(None, times, [("none", query, quality)], index, {}, OPTS, look(False)) == []
+    assert asked and {sha for sha, _ in asked} == {"a" * 64}
+    found = match_hashed(None, times, [("none", query, quality)], index, {}, OPTS, look(True))
+    assert [m.ref_sha256 for m in found] == ["a" * 64]
+    assert found[0].segments[0].frames_matched >= OPTS.min_frames
+    # Changing footage is vouched for by time alignment: no look is asked.
+    asked.clear()
+    bases = [random_picture(rng) for _ in range(20)]
+    changing = fingerprint("b" * 64, footage([flip_bits(b, 10, rng) for b in bases], 2, 0, rng))
+    changing_query = footage(bases, 8, 0, rng)
+    times = np.arange(changing_query.shape[0], dtype=np.int32) * QUERY_STEP_MS
+    quality = np.full(changing_query.shape[0], 100, np.uint8)
+    index = HashIndex(PHASH64, [changing])
+    found = match_hashed(None, times, [("none", changing_query, quality)], index, {}, OPTS, look(False))
+    assert [m.ref_sha256 for m in found] == ["b" * 64] and asked == []
