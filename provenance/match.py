@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +103,26 @@ def _query_coverage(informative_ms: np.ndarray, segments: Sequence[Segment]) -> 
     return float(covered.mean()) if informative_ms.size else 0.0
 
 
+@dataclass(slots=True)
+class _ViewSegments:
+    """One view's segments: ``kept[ref]`` the vouched ones, ``held`` those `_vouched` holds back,
+    each numbered as alignment ordered them (ref, number, segment)."""
+
+    variant: str
+    informative_ms: np.ndarray
+    kept: dict[int, list[tuple[int, Segment]]]
+    held: list[tuple[int, int, Segment]]
+
+    def found(self, index: SearchIndex) -> dict[int, tuple[tuple[Segment, ...], float, float]]:
+        """{ref: (segments in alignment order, query coverage, reference coverage)}."""
+        found = {}
+        for ref, numbered in self.kept.items():
+            segments = tuple(s for _, s in sorted(numbered, key=lambda n: n[0]))
+            query_coverage = _query_coverage(self.informative_ms, segments)
+            found[ref] = (segments, query_coverage, _ref_coverage(index, ref, segments))
+        return found
+
+
 def _match_variant(
     times_ms: np.ndarray,
     hits: FrameHits,
@@ -111,18 +130,14 @@ def _match_variant(
     variant: str,
     index: SearchIndex,
     opts: MatchSettings,
-    second_look: Callable[[str, Segment], bool] | None = None,
-) -> dict[int, tuple[tuple[Segment, ...], float, float]]:
+) -> _ViewSegments:
     """Segments of one view in each reference its hits reach; ``query`` is the view's informative
-    frames (their indices, their hashes as words).  A segment `_vouched` does not vouch for is
-    kept when ``second_look`` (reference sha256, segment) says its frames show the same scene; such
-    segments are put to it the most frames first, as its looks are few (keypoints.MAX_LOOKS)."""
+    frames (their indices, their hashes as words)."""
     informative, query_words = query
     informative_ms = times_ms[informative]
     q_ms = times_ms[hits.query_index]
     owners = index.owner[hits.row]
-    kept: dict[int, list[tuple[int, Segment]]] = {}
-    held: list[tuple[int, int, Segment]] = []
+    view = _ViewSegments(variant, informative_ms, {}, [])
     for ref in np.unique(owners).tolist():
         mine = owners == ref
         ref_times = index.times_of(ref)
@@ -139,22 +154,27 @@ def _match_variant(
         sides = _Sides(informative_ms, query_words, ref_times, index.words_of(ref))
         for order, s in enumerate(s if variant == "none" else replace(s, variant=variant) for s in segments):
             if _vouched(s, sides, opts):
-                kept.setdefault(ref, []).append((order, s))
+                view.kept.setdefault(ref, []).append((order, s))
             else:
-                held.append((ref, order, s))
-    if second_look is not None:  # references this view found already need no look
-        held = [h for h in held if h[0] not in kept]
-        for ref, order, s in sorted(
-            held, key=lambda h: (-h[2].frames_matched, h[2].mean_distance, index.media[h[0]], h[1])
-        ):
-            if second_look(index.media[ref], s):
-                kept.setdefault(ref, []).append((order, s))
-    found = {}
-    for ref, numbered in kept.items():
-        segments = tuple(s for _, s in sorted(numbered, key=lambda n: n[0]))
-        query_coverage = _query_coverage(informative_ms, segments)
-        found[ref] = (segments, query_coverage, _ref_coverage(index, ref, segments))
-    return found
+                view.held.append((ref, order, s))
+    return view
+
+
+def _look_again(
+    views: Sequence[_ViewSegments], index: SearchIndex, second_look: Callable[[str, Segment], bool]
+) -> None:
+    """Put the segments the views hold back to ``second_look`` (reference sha256, segment), the most
+    frames first over every view, and keep those it vouches for.  Its looks are few
+    (keypoints.MAX_LOOKS): none is asked about a reference some view found anyway."""
+    found = {ref for view in views for ref in view.kept}
+    asked = [
+        (n, ref, order, s) for n, view in enumerate(views) for ref, order, s in view.held if ref not in found
+    ]
+    for n, ref, order, s in sorted(
+        asked, key=lambda a: (-a[3].frames_matched, a[3].mean_distance, index.media[a[1]], a[0], a[2])
+    ):
+        if second_look(index.media[ref], s):
+            views[n].kept.setdefault(ref, []).append((order, s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,17 +259,18 @@ def match_hashed(
     first variant wins on equal evidence): a copy is cropped and mirrored the same way throughout,
     and pooling zooms frame by frame would let zooming footage (a push-in) align at the wrong time.
     """
-    best: dict[int, Match] = {}
+    views = []
     for variant, hashes, quality in variants:
         hits, informative = _variant_hits(hashes, quality, times_ms, index, opts)
         if informative.size == 0:
             continue
         query = (informative, as_words(hashes[informative]))
-        look = second_look
-        if second_look is not None:  # looks are few: none for a reference an earlier view has found
-            look = partial(_unless_found, second_look, {index.media[ref] for ref in best})
-        found = _match_variant(times_ms, hits, query, variant, index, opts, look)
-        for ref, (segments, query_coverage, ref_coverage) in found.items():
+        views.append(_match_variant(times_ms, hits, query, variant, index, opts))
+    if second_look is not None:
+        _look_again(views, index, second_look)
+    best: dict[int, Match] = {}
+    for view in views:
+        for ref, (segments, query_coverage, ref_coverage) in view.found(index).items():
             score = round(min(1.0, max(query_coverage, ref_coverage)), 4)
             if ref in best and not _better(
                 _strength(score, segments), _strength(best[ref].score, best[ref].segments)
@@ -267,12 +288,6 @@ def match_hashed(
                 score=score,
             )
     return _ranked(best.values())
-
-
-def _unless_found(
-    second_look: Callable[[str, Segment], bool], found: set[str], ref_sha256: str, segment: Segment
-) -> bool:
-    return ref_sha256 not in found and second_look(ref_sha256, segment)
 
 
 def _ranked(matches: Iterable[Match]) -> list[Match]:

@@ -197,7 +197,7 @@ def test_a_saved_segment_answers_as_the_one_in_memory(library, tmp_path: Path) -
     built = build_segment(PHASH64, library[:50])
     save_segment(built, tmp_path, "seg-a")
     loaded = load_segment(tmp_path / "seg-a")
-    assert isinstance(loaded.words, np.memmap)  # mapped, not read whole
+    assert isinstance(loaded.words.base, np.memmap)  # mapped, not read whole
     assert not list(tmp_path.glob(".*.part"))
     query = library[3][1].hashes[:10]
     a = ArchiveIndex(PHASH64, [built], {i for i, _ in library[:50]}).search(query, RADIUS)

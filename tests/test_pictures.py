@@ -8,6 +8,7 @@ at the same distance, is many pictures' evidence; a still copy close to its sour
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from test_index import flip_bits, make_fp
 
 from provenance.hashing import PDQ256, PHASH64, Hasher
 from provenance.index import HashIndex, as_words
-from provenance.match import _several_pictures, match_hashed
+from provenance.match import _look_again, _several_pictures, _ViewSegments, match_hashed
 from provenance.models import Fingerprint, Segment
 from provenance.settings import MatchSettings
 
@@ -169,3 +170,25 @@ def test_a_second_look_is_asked_only_for_what_the_rule_holds_back() -> None:
     index = HashIndex(PHASH64, [changing])
     found = match_hashed(None, times, [("none", changing_query, quality)], index, {}, OPTS, look(False))
     assert [m.ref_sha256 for m in found] == ["b" * 64] and asked == []
+
+
+def test_second_looks_go_to_the_most_frames_first_across_views() -> None:
+    # Looks are few: a 16-frame segment held back in the second view is asked about before the
+    # 3-frame chance segments of the first, and a reference some view found is not asked about.
+    def held(ref: int, frames: int, variant: str) -> tuple[int, int, Segment]:
+        return ref, 0, Segment(0, 2000, 0, 2000, frames_matched=frames, mean_distance=11.0, variant=variant)
+
+    index = SimpleNamespace(media=[f"{n:064x}" for n in range(12)])
+    plain = _ViewSegments("none", np.zeros(0), {}, [held(ref, 3, "none") for ref in range(10)])
+    zoomed = _ViewSegments(
+        "zoom1.25", np.zeros(0), {3: [(0, held(3, 5, "zoom1.25")[2])]}, [held(10, 16, "zoom1.25")]
+    )
+    asked: list[str] = []
+
+    def second_look(sha256: str, segment: Segment) -> bool:
+        asked.append(sha256)
+        return sha256 == index.media[10]
+
+    _look_again([plain, zoomed], index, second_look)  # type: ignore[arg-type]
+    assert asked[0] == index.media[10] and index.media[3] not in asked
+    assert [s.frames_matched for _, s in zoomed.kept[10]] == [16] and not plain.kept

@@ -134,7 +134,9 @@ def load_segment(path: Path) -> Segment:
         raise ValueError(f"{path}: segment layout {meta.get('layout')}, this version reads {SEGMENT_LAYOUT}")
 
     def array(key: str) -> np.ndarray:
-        return np.load(path / f"{key}.npy", mmap_mode="r", allow_pickle=False)
+        # A plain array over the mapping: np.memmap's Python-level __getitem__ costs ~9 us a slice,
+        # and a query slices the index thousands of times (bench/scale.py).
+        return np.asarray(np.load(path / f"{key}.npy", mmap_mode="r", allow_pickle=False))
 
     tables = [
         ChunkTable(array(f"chunk{c}_offsets"), array(f"chunk{c}_rows"), array(f"chunk{c}_words"))
