@@ -85,7 +85,7 @@ class SecondLook:
         self, frames: Sequence[Frame], ref_paths: Mapping[str, Path], side: int, looks: int = MAX_LOOKS
     ) -> None:
         self.frames = frames
-        self.times_ms = np.array([f.t_ms for f in frames], dtype=np.int64)
+        self.times_ms: np.ndarray | None = None  # read on the first look: most queries ask for none
         self.ref_paths = ref_paths
         self.side = side
         self.looks_left = looks
@@ -96,8 +96,10 @@ class SecondLook:
     def __call__(self, ref_sha256: str, segment: Segment) -> bool:
         """Whether the segment's middle frames show the same scene (False when it cannot be told)."""
         path = self.ref_paths.get(ref_sha256)
-        if path is None or self.times_ms.size == 0:
+        if path is None or not self.frames:
             return False
+        if self.times_ms is None:
+            self.times_ms = np.array([f.t_ms for f in self.frames], dtype=np.int64)
         query_at = _nearest(self.times_ms, (segment.query_start_ms + segment.query_end_ms) / 2)
         # The reference's time of that query frame, on the segment's line.
         along = (int(self.times_ms[query_at]) - segment.query_start_ms) * segment.speed
