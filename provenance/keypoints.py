@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 ORB_FEATURES = 1000
 RANSAC_PX = 5.0
 # Keypoints that must agree with one homography for two frames to show the same scene.  Chosen on the
-# tuning half of bench/heldout.py and on bench/negatives.py (bench/RESULTS.md, "A second look").
+# tuning half of bench/keypoints.py (unrelated frame pairs share at most 22), checked on its held-out
+# half, bench/heldout.py and bench/negatives.py (bench/RESULTS.md, "Keypoints", "A second look").
 MIN_INLIERS = 40
 # A homography that shrinks or grows areas beyond this (either way) maps the picture into a corner
 # or a line: keypoints fitted by it are not a scene seen again.  A picture-in-picture at 40 % of the
@@ -77,9 +78,10 @@ def _nearest(times_ms: np.ndarray, t_ms: float) -> int:
 class SecondLook:
     """Second looks for one query: its sampled frames, the archive's files, a budget of looks.
 
-    Frames are compared at the middle of the segment on both sides; a query view that mirrors the
-    query is mirrored here too (keypoint descriptors are not).  Reference frames and answers are kept
-    for the query, as its views meet the same reference at the same times again and again."""
+    The query frame nearest the segment's middle is compared with the reference frame the segment's
+    line puts at its time; a query view that mirrors the query is mirrored here too (keypoint
+    descriptors are not).  Answers are kept for the query, as its views meet the same reference at
+    the same times again and again."""
 
     def __init__(
         self, frames: Sequence[Frame], ref_paths: Mapping[str, Path], side: int, looks: int = MAX_LOOKS

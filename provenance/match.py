@@ -108,7 +108,6 @@ class _ViewSegments:
     """One view's segments: ``kept[ref]`` the vouched ones, ``held`` those `_vouched` holds back,
     each numbered as alignment ordered them (ref, number, segment)."""
 
-    variant: str
     informative_ms: np.ndarray
     kept: dict[int, list[tuple[int, Segment]]]
     held: list[tuple[int, int, Segment]]
@@ -137,7 +136,7 @@ def _match_variant(
     informative_ms = times_ms[informative]
     q_ms = times_ms[hits.query_index]
     owners = index.owner[hits.row]
-    view = _ViewSegments(variant, informative_ms, {}, [])
+    view = _ViewSegments(informative_ms, {}, [])
     for ref in np.unique(owners).tolist():
         mine = owners == ref
         ref_times = index.times_of(ref)

@@ -179,10 +179,8 @@ def test_second_looks_go_to_the_most_frames_first_across_views() -> None:
         return ref, 0, Segment(0, 2000, 0, 2000, frames_matched=frames, mean_distance=11.0, variant=variant)
 
     index = SimpleNamespace(media=[f"{n:064x}" for n in range(12)])
-    plain = _ViewSegments("none", np.zeros(0), {}, [held(ref, 3, "none") for ref in range(10)])
-    zoomed = _ViewSegments(
-        "zoom1.25", np.zeros(0), {3: [(0, held(3, 5, "zoom1.25")[2])]}, [held(10, 16, "zoom1.25")]
-    )
+    plain = _ViewSegments(np.zeros(0), {}, [held(ref, 3, "none") for ref in range(10)])
+    zoomed = _ViewSegments(np.zeros(0), {3: [(0, held(3, 5, "zoom1.25")[2])]}, [held(10, 16, "zoom1.25")])
     asked: list[str] = []
 
     def second_look(sha256: str, segment: Segment) -> bool:
