@@ -28,12 +28,12 @@ from .hashing import Hasher
 from .index import FrameHits, SearchIndex, as_words
 from .inset import inset_in
 from .keypoints import SecondLook
-from .models import Frame, Match, Segment
+from .models import Box, Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
 # Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
 # cached matches (pipeline/clusters.py) made by another version are computed again.
-MATCHER_VERSION = 9
+MATCHER_VERSION = 10
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -309,13 +309,17 @@ def hash_query(
 ) -> tuple[np.ndarray, list[HashedVariant]]:
     """The query frames' times (ms) and every view `match_frames` searches, hashed: the views of
     `query_views` inside the content box, then (``opts.insets``) the inset's box, if there is one,
-    at the index's fraction, labelled "inset"."""
+    at the index's fraction, labelled "inset", and (``opts.whole_frame``) where a content box was
+    found, the whole frame at the index's fraction, labelled "whole"."""
     stack = sampled_stack(frames)  # the content box and the inset are found on the same frames
     box = None if stack is None else content_box_in(stack)
     views = query_views(opts)
     inset = inset_in(stack, box) if opts.insets and stack is not None else None
     if inset is not None:
         views.append(("inset", View(INDEX_FRACTION, box=inset)))
+    if opts.whole_frame and box is not None:
+        height, width = frames[0].grey.shape
+        views.append(("whole", View(INDEX_FRACTION, box=Box(0, 0, width, height))))
     times_ms, hashed = hash_views(frames, box, [hasher], list(dict.fromkeys(v for _, v in views)))
     return times_ms, [(label, *hashed[(hasher.name, view)]) for label, view in views]
 
