@@ -91,15 +91,20 @@ def _trim_bars(stack: np.ndarray) -> tuple[int, int, int, int]:
     return top + more_top, bottom + more_bottom, left + more_left, right + more_right
 
 
+def _rise(energy: np.ndarray, edge: int) -> float:
+    """How many times the edge energy of the 3 lines from ``edge`` on exceeds that of the 3 before."""
+    before = float(energy[max(0, edge - 3) : edge].mean())
+    after = float(energy[edge : edge + 3].mean())
+    return after / max(before, 1e-6)
+
+
 def _edge_step(energy: np.ndarray, run: int, reach: int) -> int:
     """Where the footage begins past a soft run: the sharpest rise of edge energy within ``reach``
     lines beyond it.  A blurred fill softens towards the footage's own edge, so the soft run alone
     stops a few lines short, by a different amount on each side."""
     best, at = 0.0, run
     for edge in range(max(1, run), min(energy.size - 3, run + reach)):
-        before = float(energy[max(0, edge - 3) : edge].mean())
-        after = float(energy[edge : edge + 3].mean())
-        rise = after / max(before, 1e-6)
+        rise = _rise(energy, edge)
         if rise > best:
             best, at = rise, edge
     return at if best >= FILL_STEP else run
@@ -123,6 +128,41 @@ def _soft_fill(stack: np.ndarray, axis: int) -> tuple[int, int]:
     reach = round(FILL_REACH * n)
     lead, trail = _edge_step(energy, lead, reach), _edge_step(energy[::-1], trail, reach)
     return (lead, trail) if abs(lead - trail) <= MAX_FILL_IMBALANCE * n else (0, 0)
+
+
+def fill_band(stack: np.ndarray) -> Box | None:
+    """The band of footage between a fill above and below it, on portrait frames (a 9:16 re-frame),
+    found by its two borders rather than by how soft the fill is: the pair of rows as far from the
+    top as from the bottom (within MAX_FILL_IMBALANCE) where edge energy rises most, at least
+    FILL_STEP times at both, with the rows outside softer than SOFT_RATIO of the band's median.
+
+    `content_box_in` measures the fill against the middle rows' median, which footage with large
+    flat parts (a screen recording, a still camera's road) keeps so low that the fill is not softer
+    than it; its borders are still sharp.  None on landscape frames and where no pair holds.
+    """
+    _, height, width = stack.shape
+    if height <= width or width < 2:
+        return None  # landscape, or a picture a pixel wide: no edges along its rows
+    energy = np.abs(np.diff(stack, axis=2)).mean(axis=(0, 2))  # per row, along the row
+    rises_top = [0.0] + [_rise(energy, row) for row in range(1, height - 3)]
+    rises_bottom = [0.0] + [_rise(energy[::-1], row) for row in range(1, height - 3)]
+    lowest = max(1, round(MIN_FILL_SHARE * height))
+    highest = min(int((1 - MIN_KEPT) / 2 * height), height - 4)  # rises are known up to there
+    slack = round(MAX_FILL_IMBALANCE * height)
+    best = (0.0, 0, 0)
+    for top in range(lowest, highest + 1):
+        for bottom in range(max(lowest, top - slack), min(highest, top + slack) + 1):
+            rise = min(rises_top[top], rises_bottom[bottom])
+            if rise > best[0]:
+                best = (rise, top, bottom)
+    rise, top, bottom = best
+    if rise < FILL_STEP:
+        return None
+    band = energy[top : height - bottom]
+    outside = np.concatenate([energy[:top], energy[height - bottom :]])
+    if float(np.median(outside)) >= SOFT_RATIO * float(np.median(band)):
+        return None
+    return Box(x=0, y=top, width=width, height=height - top - bottom)
 
 
 def sampled_stack(frames: Sequence[Frame]) -> np.ndarray | None:

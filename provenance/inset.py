@@ -3,13 +3,16 @@
 A screen recording of a desktop player puts the footage in a window with a title bar, a progress
 bar and buttons around it; a news channel shows it picture-in-picture over its own background.
 The content box (contentbox.py) cannot cut these away: the surround is neither black bars nor a
-blurred fill, so the whole frame is hashed and the footage is a minority of it.  Two signs of an
-inset, each found on frames sampled over the whole video (an inset does not move):
+blurred fill, so the whole frame is hashed and the footage is a minority of it.  Three signs of
+an inset, each found on frames sampled over the whole video (an inset does not move):
 
 - a still surround: everything outside one rectangle stays the same from frame to frame while
   the inside changes (a player's window, a static template);
 - a persistent border: the four sides of a rectangle are edges in most frames, whatever the
-  footage shows (picture-in-picture over a moving background).
+  footage shows (picture-in-picture over a moving background);
+- a band between two borders on a portrait frame, softer outside than inside: a 9:16 re-frame
+  whose blurred fill the content box missed because the footage is as flat as the fill
+  (contentbox.fill_band).
 
 An inset is searched as an extra query view (match.py), never indexed: a false sign costs one
 more view of the query, whose hits need the same time-aligned evidence as every other view.
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .contentbox import sampled_stack
+from .contentbox import fill_band, sampled_stack
 from .models import Box, Frame
 
 # The frames of contentbox.sampled_stack (<= 48, evenly spread over the video) decide the insets;
@@ -156,13 +159,14 @@ def find_inset(frames: Sequence[Frame], content_box: Box | None) -> Box | None:
 
 
 def inset_in(stack: np.ndarray, content_box: Box | None) -> Box | None:
-    """`find_inset` on frames already sampled by `contentbox.sampled_stack`.  A still surround is
-    the surer sign, so it is asked first."""
+    """`find_inset` on frames already sampled by `contentbox.sampled_stack`.  A fill band is asked
+    first (only portrait frames have one, and there it is the footage itself), then a still
+    surround, the surer of the other two."""
     if len(stack) < MIN_FRAMES:
         return None
     _, height, width = stack.shape
     whole = content_box or Box(x=0, y=0, width=width, height=height)
-    for found in (_still_surround, _bordered):
+    for found in (fill_band, _still_surround, _bordered):
         box = found(stack)
         if box is not None and not _same_box(box, whole, width, height):
             return box

@@ -80,8 +80,9 @@ class MatchSettings:
     # bench/heldout.py).  1 and 3 undo a turn either way; () leaves them out (+2 views of 12).
     quarter_turns: tuple[int, ...] = (1, 3)
     # Footage shown inside a larger picture (a screen recording of a player's window, a
-    # picture-in-picture over a news channel's background) is also searched inside that inset's
-    # box, when one is found on the query (provenance/inset.py; most videos have none).
+    # picture-in-picture over a news channel's background, a 9:16 re-frame whose blurred fill the
+    # content box missed) is also searched inside that inset's box, when one is found on the query
+    # (provenance/inset.py; most videos have none).
     insets: bool = True
     # Where bars are found on the query, it is also searched on its whole frame: bars may be the
     # copy's own, never the footage's (the black corners of a frame turned a few degrees, a flat
