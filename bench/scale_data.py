@@ -31,7 +31,7 @@ from provenance.fingerprint import fingerprint_media
 from provenance.frames import detect_kind, sample_frames
 from provenance.hashing import PHASH64
 from provenance.hashlists.native import native_line
-from provenance.match import hash_query, query_sampling
+from provenance.match import MATCHER_VERSION, hash_query, query_sampling
 from provenance.models import Fingerprint, HashlistEntry
 from provenance.pipeline.hashes import import_hashlist
 from provenance.settings import Settings
@@ -263,7 +263,8 @@ def real_queries(settings: Settings) -> list[Query]:
         path = VIDEOS / source
         truth = archived_as(hashlib.sha256(path.read_bytes()).hexdigest())
         for edit, vf in EDITS.items():
-            cache = OUT / f"query-{RECIPE}-{Path(source).stem}-{edit}.npz"
+            # The views a query is searched in are the matcher's: a new version hashes them anew.
+            cache = OUT / f"query-{RECIPE}-m{MATCHER_VERSION}-{Path(source).stem}-{edit}.npz"
             if not cache.is_file():
                 clip = ffmpeg(
                     [

@@ -138,7 +138,8 @@ def fill_band(stack: np.ndarray) -> Box | None:
 
     `content_box_in` measures the fill against the middle rows' median, which footage with large
     flat parts (a screen recording, a still camera's road) keeps so low that the fill is not softer
-    than it; its borders are still sharp.  None on landscape frames and where no pair holds.
+    than it; its borders are still sharp.  None on landscape and square frames and where no pair
+    holds.
     """
     _, height, width = stack.shape
     if height <= width or width < 2:
@@ -148,7 +149,7 @@ def fill_band(stack: np.ndarray) -> Box | None:
     rises_bottom = [0.0] + [_rise(energy[::-1], row) for row in range(1, height - 3)]
     lowest = max(1, round(MIN_FILL_SHARE * height))
     highest = min(int((1 - MIN_KEPT) / 2 * height), height - 4)  # rises are known up to there
-    slack = round(MAX_FILL_IMBALANCE * height)
+    slack = int(MAX_FILL_IMBALANCE * height)  # as `_soft_fill` allows
     best = (0.0, 0, 0)
     for top in range(lowest, highest + 1):
         for bottom in range(max(lowest, top - slack), min(highest, top + slack) + 1):

@@ -40,12 +40,14 @@ def region_greys(
 class View(NamedTuple):
     """A view of the frames that is hashed: the share of the content box's width and height, and
     whether the region is mirrored and turned (quarter turns counter-clockwise) before hashing;
-    ``box``, when given, is hashed instead of the content box (an inset: inset.py)."""
+    ``box``, when given, is hashed instead of the content box (an inset: inset.py), and ``whole``
+    hashes each frame whole instead (bars and fill included)."""
 
     fraction: float
     mirrored: bool = False
     turns: int = 0
     box: Box | None = None
+    whole: bool = False
 
 
 # Frames are read and cropped this many at a time, for every view and hasher at once: a buffer of
@@ -65,7 +67,7 @@ def hash_views(
         times.append(np.array([f.t_ms for f in chunk], dtype=np.int32))
         for view in views:
             shown = View(*view)
-            region = shown.box or box
+            region = None if shown.whole else shown.box or box
             greys = region_greys(chunk, region, shown.fraction, mirrored=shown.mirrored, turns=shown.turns)
             for hasher in hashers:
                 parts[(hasher.name, view)].append(hasher.hash_frames(greys))

@@ -3,7 +3,7 @@
 A screen recording of a desktop player puts the footage in a window with a title bar, a progress
 bar and buttons around it; a news channel shows it picture-in-picture over its own background.
 The content box (contentbox.py) cannot cut these away: the surround is neither black bars nor a
-blurred fill, so the whole frame is hashed and the footage is a minority of it.  Three signs of
+blurred fill it can tell, so the whole frame is hashed and the footage is a minority of it.  Three signs of
 an inset, each found on frames sampled over the whole video (an inset does not move):
 
 - a still surround: everything outside one rectangle stays the same from frame to frame while
@@ -20,7 +20,7 @@ more view of the query, whose hits need the same time-aligned evidence as every 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -166,8 +166,20 @@ def inset_in(stack: np.ndarray, content_box: Box | None) -> Box | None:
         return None
     _, height, width = stack.shape
     whole = content_box or Box(x=0, y=0, width=width, height=height)
-    for found in (fill_band, _still_surround, _bordered):
-        box = found(stack)
+    signs: tuple[Callable[[], Box | None], ...] = (
+        lambda: _band_in(stack, whole),
+        lambda: _still_surround(stack),
+        lambda: _bordered(stack),
+    )
+    for sign in signs:
+        box = sign()
         if box is not None and not _same_box(box, whole, width, height):
             return box
     return None
+
+
+def _band_in(stack: np.ndarray, whole: Box) -> Box | None:
+    """`contentbox.fill_band` across the content box's columns: pillar bars beside a re-frame are
+    not footage, while its rows are the band's own (the box may have kept the fill)."""
+    band = fill_band(stack[:, :, whole.x : whole.x + whole.width])
+    return None if band is None else Box(x=whole.x, y=band.y, width=whole.width, height=band.height)

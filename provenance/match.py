@@ -3,7 +3,9 @@
 Robustness comes from the query side, so the index keeps one entry per frame: the query is hashed
 inside its own content box at several zooms (copies cropped, or showing more around the footage,
 than the archived media), mirrored, turned a quarter turn either way (a copy played sideways),
-and inside any inset found on it (a player's window, a picture-in-picture: inset.py).
+inside any inset found on it (a player's window, a picture-in-picture, a 9:16 re-frame's band of
+footage: inset.py), and, where its content box cut bars or a fill, on its whole frame (the bars
+may be the copy's own: a slight turn's black corners).
 Hits of each view are aligned into segments on their own (a copy is cropped, mirrored and turned
 the same way throughout), and each reference keeps its best view.  The score is how much of the
 query or of the reference the segments explain, whichever is larger, so a short excerpt of a long
@@ -28,11 +30,12 @@ from .hashing import Hasher
 from .index import FrameHits, SearchIndex, as_words
 from .inset import inset_in
 from .keypoints import SecondLook
-from .models import Box, Frame, Match, Segment
+from .models import Frame, Match, Segment
 from .settings import MatchSettings, SamplingSettings
 
-# Bump when a change here or in align.py, fingerprint.py or contentbox.py changes what a match is:
-# cached matches (pipeline/clusters.py) made by another version are computed again.
+# Bump when a change here or in align.py, fingerprint.py, contentbox.py, inset.py or keypoints.py
+# changes what a match is: cached matches (pipeline/clusters.py) made by another version are
+# computed again.
 MATCHER_VERSION = 10
 
 
@@ -310,7 +313,7 @@ def hash_query(
     """The query frames' times (ms) and every view `match_frames` searches, hashed: the views of
     `query_views` inside the content box, then (``opts.insets``) the inset's box, if there is one,
     at the index's fraction, labelled "inset", and (``opts.whole_frame``) where a content box was
-    found, the whole frame at the index's fraction, labelled "whole"."""
+    found (bars or a fill), the whole frame at the index's fraction, labelled "whole"."""
     stack = sampled_stack(frames)  # the content box and the inset are found on the same frames
     box = None if stack is None else content_box_in(stack)
     views = query_views(opts)
@@ -318,8 +321,7 @@ def hash_query(
     if inset is not None:
         views.append(("inset", View(INDEX_FRACTION, box=inset)))
     if opts.whole_frame and box is not None:
-        height, width = frames[0].grey.shape
-        views.append(("whole", View(INDEX_FRACTION, box=Box(0, 0, width, height))))
+        views.append(("whole", View(INDEX_FRACTION, whole=True)))
     times_ms, hashed = hash_views(frames, box, [hasher], list(dict.fromkeys(v for _, v in views)))
     return times_ms, [(label, *hashed[(hasher.name, view)]) for label, view in views]
 

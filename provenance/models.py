@@ -414,7 +414,8 @@ class Segment:
     # How the query was altered to meet the reference: "none", "hflip" (mirrored), "zoom1.25" (the
     # query is a crop: its central 1/1.25 was compared), or both joined by "+"; "rot90" / "rot270"
     # (the query turned by that many degrees counter-clockwise: a copy played sideways); "inset"
-    # (only a rectangle inside the query's picture: a player's window, a picture-in-picture).
+    # (only a rectangle inside the query's picture: a player's window, a picture-in-picture, a 9:16
+    # re-frame's band of footage); "whole" (the query's whole frame, bars or fill included).
     variant: str = "none"
 
 

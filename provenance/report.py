@@ -234,7 +234,7 @@ def describe_segment(segment: Segment) -> str:
         f", turned {part[3:]} degrees" for part in segment.variant.split("+") if part.startswith("rot")
     )
     flip += ", shown inside a larger picture" if segment.variant == "inset" else ""
-    flip += ", on the whole frame (bars included)" if segment.variant == "whole" else ""
+    flip += ", on the whole frame (bars or fill included)" if segment.variant == "whole" else ""
     return (
         f"{seconds(segment.query_start_ms):.1f}-{seconds(segment.query_end_ms):.1f}s ~ "
         f"{seconds(segment.ref_start_ms):.1f}-{seconds(segment.ref_end_ms):.1f}s "

@@ -84,10 +84,10 @@ class MatchSettings:
     # content box missed) is also searched inside that inset's box, when one is found on the query
     # (provenance/inset.py; most videos have none).
     insets: bool = True
-    # Where bars are found on the query, it is also searched on its whole frame: bars may be the
-    # copy's own, never the footage's (the black corners of a frame turned a few degrees, a flat
-    # black sky that a low-bitrate re-encode smoothed into "bars"), and the archived file was hashed
-    # inside no box.  +1 view, only for queries with bars; false leaves it out.
+    # Where the query's content box cuts bars (or a fill), it is also searched on its whole frame:
+    # bars may be the copy's own, never the footage's (the black corners of a frame turned a few
+    # degrees, a flat black sky that a low-bitrate re-encode smoothed into "bars"), and the archived
+    # file was hashed inside no box.  +1 view, only for such queries; false leaves it out.
     whole_frame: bool = True
     # A segment that rests on one picture (below) and misses that distance gets a second look when
     # the reference's file is in the archive: ORB keypoints of its middle frames on both sides must

@@ -16,8 +16,9 @@ from conftest import ffmpeg, phash_index, shared_media
 from provenance.contentbox import content_box_in, fill_band, sampled_stack
 from provenance.frames import sample_frames
 from provenance.hashing import PHASH64
+from provenance.inset import inset_in
 from provenance.match import hash_query, match_frames, query_sampling
-from provenance.models import Box, Frame
+from provenance.models import Box, Frame, Match
 from provenance.settings import MatchSettings, SamplingSettings
 
 SAMPLING = SamplingSettings()
@@ -44,7 +45,7 @@ def test_a_reframe_of_flat_footage_is_found_through_its_band(tmp_path: Path) -> 
     # The footage, 360 wide at 176:144, fills rows 173-467 of 640: 69-187 of the sampled 256.
     assert band is not None and abs(band.y - 69) <= 8 and abs(band.y + band.height - 187) <= 8, band
 
-    def matches(opts: MatchSettings) -> list:
+    def matches(opts: MatchSettings) -> list[Match]:
         return match_frames("copy", frames, index, {"source": source}, opts)
 
     assert matches(MatchSettings(insets=False)) == []
@@ -72,8 +73,15 @@ def _stack(height: int, width: int, band: tuple[int, int] | None) -> np.ndarray:
 def test_a_band_is_a_centred_pair_of_borders_on_portrait_frames_only() -> None:
     assert fill_band(_stack(256, 144, (90, 92))) == Box(x=0, y=90, width=144, height=74)
     assert fill_band(_stack(256, 144, None)) is None  # no borders: footage everywhere
-    assert fill_band(_stack(256, 144, (40, 120))) is None  # not centred: a sky and a road, say
+    assert fill_band(_stack(256, 144, (40, 80))) is None  # not centred: a sky and a road, say
     assert fill_band(_stack(144, 256, (30, 30))) is None  # landscape frames have no 9:16 fill
+
+
+def test_a_band_lies_between_pillar_bars() -> None:
+    stack = _stack(256, 144, (90, 92))
+    stack[:, :, :16] = 16  # black pillar bars beside the re-frame
+    stack[:, :, -16:] = 16
+    assert inset_in(stack, Box(x=16, y=0, width=112, height=256)) == Box(x=16, y=90, width=112, height=74)
 
 
 def test_a_fill_the_content_box_finds_adds_no_view() -> None:

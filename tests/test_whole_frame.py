@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 from conftest import ffmpeg, phash_index, shared_media
 
+from provenance.fingerprint import INDEX_FRACTION, View, hash_views
 from provenance.frames import sample_frames
 from provenance.hashing import PHASH64
 from provenance.match import hash_query, match_frames, query_sampling
-from provenance.models import Frame
+from provenance.models import Frame, Match
 from provenance.report import describe_segment
-from provenance.settings import MatchSettings, SamplingSettings
+from provenance.settings import MatchSettings, SamplingSettings, load_settings
 
 SAMPLING = SamplingSettings()
 H264 = ["-an", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-crf", "23"]
@@ -35,7 +36,7 @@ def test_a_copy_whose_turn_adds_bars_is_found_on_its_whole_frame(tmp_path: Path)
     copy = _encoded(source, "rotate=4*PI/180:fillcolor=black", tmp_path / "turned.mp4")
     index = phash_index("source", source)
 
-    def matches(opts: MatchSettings) -> list:
+    def matches(opts: MatchSettings) -> list[Match]:
         frames = list(sample_frames(copy, "video", query_sampling(SAMPLING, opts)))
         return match_frames("copy", frames, index, {"source": source}, opts)
 
@@ -64,9 +65,20 @@ def test_the_whole_frame_is_searched_only_where_the_query_has_bars() -> None:
     letterboxed[:24], letterboxed[-24:] = 0, 0
     boxed = [Frame(f.t_ms, np.where(letterboxed == 0, 0, f.grey).astype(np.uint8)) for f in plain]
 
-    def labels(frames: list[Frame], opts: MatchSettings) -> list[str]:
-        return [label for label, _, _ in hash_query(frames, PHASH64, opts)[1]]
+    def views(frames: list[Frame], opts: MatchSettings) -> dict[str, np.ndarray]:
+        return {label: hashes for label, hashes, _ in hash_query(frames, PHASH64, opts)[1]}
 
-    assert "whole" not in labels(plain, MatchSettings())
-    assert labels(boxed, MatchSettings()).count("whole") == 1
-    assert "whole" not in labels(boxed, MatchSettings(whole_frame=False))
+    assert "whole" not in views(plain, MatchSettings())
+    assert "whole" not in views(boxed, MatchSettings(whole_frame=False))
+    # The whole view hashes the letterboxed frames as a query without bars is hashed: whole.
+    whole = views(boxed, MatchSettings())["whole"]
+    unboxed = hash_views(boxed, None, [PHASH64], [View(INDEX_FRACTION)])[1][
+        (PHASH64.name, View(INDEX_FRACTION))
+    ]
+    assert np.array_equal(whole, unboxed[0])
+    assert not np.array_equal(whole, views(boxed, MatchSettings())["none"])
+
+
+def test_the_whole_frame_is_a_setting() -> None:
+    assert load_settings(environ={"PROVENANCE_MATCH_WHOLE_FRAME": "false"}).match.whole_frame is False
+    assert load_settings(environ={}).match.whole_frame is True
