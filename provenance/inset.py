@@ -159,16 +159,18 @@ def find_inset(frames: Sequence[Frame], content_box: Box | None) -> Box | None:
 
 
 def inset_in(stack: np.ndarray, content_box: Box | None) -> Box | None:
-    """`find_inset` on frames already sampled by `contentbox.sampled_stack`.  A fill band is asked
-    first (only portrait frames have one, and there it is the footage itself), then a still
-    surround, the surer of the other two."""
+    """`find_inset` on frames already sampled by `contentbox.sampled_stack`.  A still surround is
+    the surer sign, so it is asked first (a player's window around a small clip makes a portrait
+    frame whose controls could pass for a band); then a fill band, which a re-frame's blurred copy
+    of the footage never shows as still; a bordered rectangle last, as the footage's own straight
+    edges can also be one."""
     if len(stack) < MIN_FRAMES:
         return None
     _, height, width = stack.shape
     whole = content_box or Box(x=0, y=0, width=width, height=height)
     signs: tuple[Callable[[], Box | None], ...] = (
-        lambda: _band_in(stack, whole),
         lambda: _still_surround(stack),
+        lambda: _band_in(stack, whole),
         lambda: _bordered(stack),
     )
     for sign in signs:

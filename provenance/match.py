@@ -83,15 +83,21 @@ def _better(new: tuple[float, float], old: tuple[float, float]) -> bool:
     return new[1] + DISTANCE_MARGIN < old[1]
 
 
+def _zoom_fractions(opts: MatchSettings) -> list[tuple[float, float]]:
+    """(zoom, share of the box hashed) for every zoom of ``opts.crop_zooms`` and 1, the least
+    altered first."""
+    zooms = sorted(set(opts.crop_zooms) | {1.0}, key=lambda z: abs(np.log(z)))
+    return [(zoom, min(1.0, INDEX_FRACTION * zoom)) for zoom in zooms]
+
+
 def query_views(opts: MatchSettings) -> list[tuple[str, View]]:
     """The views a query is hashed in, named as its segments name them, the least altered first
     (on equal evidence the first one wins): every zoom as is and mirrored, then the plain region
     turned by each of ``opts.quarter_turns``."""
-    zooms = sorted(set(opts.crop_zooms) | {1.0}, key=lambda z: abs(np.log(z)))
     views = [
-        (_label(zoom, mirrored), View(min(1.0, INDEX_FRACTION * zoom), mirrored))
+        (_label(zoom, mirrored), View(fraction, mirrored))
         for mirrored in (False, True)
-        for zoom in zooms
+        for zoom, fraction in _zoom_fractions(opts)
     ]
     return views + [
         (f"rot{90 * t}", View(INDEX_FRACTION, False, t)) for t in dict.fromkeys(opts.quarter_turns)
@@ -312,14 +318,19 @@ def hash_query(
 ) -> tuple[np.ndarray, list[HashedVariant]]:
     """The query frames' times (ms) and every view `match_frames` searches, hashed: the views of
     `query_views` inside the content box, then (``opts.insets``) the inset's box, if there is one,
-    at the index's fraction, labelled "inset", and (``opts.whole_frame``) where a content box was
+    at every zoom, labelled "inset" ("inset+zoom0.9", ...), and (``opts.whole_frame``) where a content box was
     found (bars or a fill), the whole frame at the index's fraction, labelled "whole"."""
     stack = sampled_stack(frames)  # the content box and the inset are found on the same frames
     box = None if stack is None else content_box_in(stack)
     views = query_views(opts)
     inset = inset_in(stack, box) if opts.insets and stack is not None else None
     if inset is not None:
-        views.append(("inset", View(INDEX_FRACTION, box=inset)))
+        # At every zoom, as the content box is: an inset found a few pixels off its footage's
+        # edges is a crop of it, and the inset is small, so a pixel is a larger share of it.
+        views += [
+            ("+".join(["inset", *([f"zoom{zoom:g}"] if zoom != 1.0 else [])]), View(fraction, box=inset))
+            for zoom, fraction in _zoom_fractions(opts)
+        ]
     if opts.whole_frame and box is not None:
         views.append(("whole", View(INDEX_FRACTION, whole=True)))
     times_ms, hashed = hash_views(frames, box, [hasher], list(dict.fromkeys(v for _, v in views)))

@@ -233,7 +233,7 @@ def describe_segment(segment: Segment) -> str:
     flip += "".join(
         f", turned {part[3:]} degrees" for part in segment.variant.split("+") if part.startswith("rot")
     )
-    flip += ", shown inside a larger picture" if segment.variant == "inset" else ""
+    flip += ", shown inside a larger picture" if "inset" in segment.variant.split("+") else ""
     flip += ", on the whole frame (bars or fill included)" if segment.variant == "whole" else ""
     return (
         f"{seconds(segment.query_start_ms):.1f}-{seconds(segment.query_end_ms):.1f}s ~ "

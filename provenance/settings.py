@@ -81,8 +81,8 @@ class MatchSettings:
     quarter_turns: tuple[int, ...] = (1, 3)
     # Footage shown inside a larger picture (a screen recording of a player's window, a
     # picture-in-picture over a news channel's background, a 9:16 re-frame whose blurred fill the
-    # content box missed) is also searched inside that inset's box, when one is found on the query
-    # (provenance/inset.py; most videos have none).
+    # content box missed) is also searched inside that inset's box, at every zoom of crop_zooms,
+    # when one is found on the query (provenance/inset.py; most videos have none).
     insets: bool = True
     # Where the query's content box cuts bars (or a fill), it is also searched on its whole frame:
     # bars may be the copy's own, never the footage's (the black corners of a frame turned a few
