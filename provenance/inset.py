@@ -3,8 +3,8 @@
 A screen recording of a desktop player puts the footage in a window with a title bar, a progress
 bar and buttons around it; a news channel shows it picture-in-picture over its own background.
 The content box (contentbox.py) cannot cut these away: the surround is neither black bars nor a
-blurred fill it can tell, so the whole frame is hashed and the footage is a minority of it.  Three signs of
-an inset, each found on frames sampled over the whole video (an inset does not move):
+blurred fill it can tell, so the whole frame is hashed and the footage is a minority of it.  Three
+signs of an inset, each found on frames sampled over the whole video (an inset does not move):
 
 - a still surround: everything outside one rectangle stays the same from frame to frame while
   the inside changes (a player's window, a static template);

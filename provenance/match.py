@@ -318,8 +318,8 @@ def hash_query(
 ) -> tuple[np.ndarray, list[HashedVariant]]:
     """The query frames' times (ms) and every view `match_frames` searches, hashed: the views of
     `query_views` inside the content box, then (``opts.insets``) the inset's box, if there is one,
-    at every zoom, labelled "inset" ("inset+zoom0.9", ...), and (``opts.whole_frame``) where a content box was
-    found (bars or a fill), the whole frame at the index's fraction, labelled "whole"."""
+    at every zoom, labelled "inset" ("inset+zoom0.9", ...), and (``opts.whole_frame``) where a
+    content box was found (bars or a fill), the whole frame at the index's fraction, "whole"."""
     stack = sampled_stack(frames)  # the content box and the inset are found on the same frames
     box = None if stack is None else content_box_in(stack)
     views = query_views(opts)
