@@ -20,7 +20,8 @@ more view of the query, whose hits need the same time-aligned evidence as every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -168,13 +169,8 @@ def inset_in(stack: np.ndarray, content_box: Box | None) -> Box | None:
         return None
     _, height, width = stack.shape
     whole = content_box or Box(x=0, y=0, width=width, height=height)
-    signs: tuple[Callable[[], Box | None], ...] = (
-        lambda: _still_surround(stack),
-        lambda: _band_in(stack, whole),
-        lambda: _bordered(stack),
-    )
-    for sign in signs:
-        box = sign()
+    for found in (_still_surround, partial(_band_in, whole=whole), _bordered):
+        box = found(stack)
         if box is not None and not _same_box(box, whole, width, height):
             return box
     return None

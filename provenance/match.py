@@ -328,7 +328,7 @@ def hash_query(
         # At every zoom, as the content box is: an inset found a few pixels off its footage's
         # edges is a crop of it, and the inset is small, so a pixel is a larger share of it.
         views += [
-            ("+".join(["inset", *([f"zoom{zoom:g}"] if zoom != 1.0 else [])]), View(fraction, box=inset))
+            ("inset" if zoom == 1.0 else f"inset+{_label(zoom, False)}", View(fraction, box=inset))
             for zoom, fraction in _zoom_fractions(opts)
         ]
     if opts.whole_frame and box is not None:
