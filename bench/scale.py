@@ -12,9 +12,11 @@ bench/out/scale/).  Each size is measured in its own process (so resident memory
 - recall: media found by exact and missed by indexed (must be none), the copied media found
   (the true source of each query), and the share of exact (query frame, stored frame) pairs of the
   true media that the chunk tables find by themselves (stage 1; stage 2 then finds them all);
-- at the largest size, a whole ``provenance match`` process (start-up, decoding, hashing, search).
+- at the largest size, a whole ``provenance match`` process (start-up, decoding, hashing, search);
+- with ``--memory-limit``, each size's process runs in a memory cgroup of that size (page cache
+  included, dropped first), so the latency is that of an index kept to that much memory.
 
-    python bench/scale.py [--sizes 1e5,1e6,1e7] [--queries 20] [--exact-queries 3]
+    python bench/scale.py [--sizes 1e5,1e6,1e7] [--queries 20] [--exact-queries 3] [--memory-limit 3e9]
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def measure_size(size: int, queries: int, exact_queries: int) -> dict:
         # A second pass over the same queries: the index's pages are then in memory, as on a server
         # that has been answering for a while (the first pass reads them from disk as it goes).
         for row, query in zip(rows, [*real, *synthetic], strict=True):
-            row["warm_cpu"] = found_media(index, query, Settings())[2]
+            _, row["warm_s"], row["warm_cpu"] = found_media(index, query, Settings())
         rss_queries = rss_mb()
         rss_anon, rss_file = rss_mb("RssAnon"), rss_mb("RssFile")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -175,18 +177,59 @@ def whole_process(size: int) -> dict:
     return {"size": size, "wall_s": times, "cpu_s": cpu, "exit": done.returncode, "matches": len(found)}
 
 
-def run_one(size: int, queries: int, exact_queries: int) -> dict:
-    """measure_size in a fresh process (resident memory of that size alone)."""
+def memory_cgroup(limit_bytes: int) -> tuple[Path, str, str]:
+    """A new memory cgroup holding its processes to ``limit_bytes`` (page cache included):
+    (folder, file its processes are written to, file of its peak usage).  cgroup v2 or v1; root
+    only.  The page cache is dropped first: pages another group read are not charged to this one,
+    so they would be resident without counting against the limit."""
+    unified = Path("/sys/fs/cgroup")
+    if (unified / "cgroup.controllers").exists():
+        folder, limit, procs, peak = (
+            unified / f"provenance-scale-{os.getpid()}",
+            "memory.max",
+            "cgroup.procs",
+            "memory.peak",
+        )
+    else:
+        folder = unified / "memory" / f"provenance-scale-{os.getpid()}"
+        limit, procs, peak = "memory.limit_in_bytes", "tasks", "memory.max_usage_in_bytes"
+    try:
+        folder.mkdir()
+        (folder / limit).write_text(str(limit_bytes))
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("1")
+    except OSError as exc:
+        raise SystemExit(f"--memory-limit needs a memory cgroup it can make (root): {exc}") from exc
+    return folder, str(folder / procs), str(folder / peak)
+
+
+def run_one(size: int, queries: int, exact_queries: int, memory_limit: int | None = None) -> dict:
+    """measure_size in a fresh process (resident memory of that size alone), held to
+    ``memory_limit`` bytes of memory (page cache included) when given."""
     out = OUT / f"result-{size}.json"
     cmd = [sys.executable, __file__, "--one", str(size), "--queries", str(queries)]
-    subprocess.run([*cmd, "--exact-queries", str(exact_queries)], check=True)
-    return json.loads(out.read_text())
+    if memory_limit is None:
+        subprocess.run([*cmd, "--exact-queries", str(exact_queries)], check=True)
+        return json.loads(out.read_text())
+    folder, procs, peak = memory_cgroup(memory_limit)
+    try:
+        subprocess.run(
+            [*cmd, "--exact-queries", str(exact_queries)],
+            check=True,
+            preexec_fn=lambda: Path(procs).write_text(str(os.getpid())),  # the child, before exec
+        )
+        result = json.loads(out.read_text())
+        result |= {"memory_limit": memory_limit, "cgroup_peak": int(Path(peak).read_text())}
+    finally:
+        folder.rmdir()
+    out.write_text(json.dumps(result))
+    return result
 
 
 def latency_table(results: Sequence[dict]) -> list[str]:
     lines = [
         "| stored frames | media | queries | hashes/query | indexed p50 / p95 (wall) "
-        "| indexed p50 / p95 (CPU) | second pass p50 / p95 (CPU) | exact p50 (CPU, n) "
+        "| indexed p50 / p95 (CPU) | second pass p50 / p95 (CPU; wall) | exact p50 (CPU, n) "
         "| exact / indexed (CPU, same queries) "
         "| copies found | exact-only copies | false matches indexed (exact, its n) "
         "| stage-1 frame recall |",
@@ -205,6 +248,7 @@ def _latency_line(r: dict, kind: str, rows: list[dict]) -> str:
     wall = [row["indexed_s"] for row in rows]
     cpu = [row["indexed_cpu"] for row in rows]
     warm = [row.get("warm_cpu", float("nan")) for row in rows]
+    warm_wall = [row.get("warm_s", float("nan")) for row in rows]
     exact = [row["exact_cpu"] for row in timed]
     ratio = np.median([row["exact_cpu"] / row["indexed_cpu"] for row in timed]) if timed else float("nan")
     found, frames = (sum(row["stage1"][k] for row in rows) for k in (0, 1))
@@ -213,7 +257,8 @@ def _latency_line(r: dict, kind: str, rows: list[dict]) -> str:
         f"| {np.mean([row['hashes'] for row in rows]):,.0f} "
         f"| {1000 * percentile(wall, 50):.0f} / {1000 * percentile(wall, 95):.0f} ms "
         f"| {1000 * percentile(cpu, 50):.0f} / {1000 * percentile(cpu, 95):.0f} ms "
-        f"| {1000 * percentile(warm, 50):.0f} / {1000 * percentile(warm, 95):.0f} ms "
+        f"| {1000 * percentile(warm, 50):.0f} / {1000 * percentile(warm, 95):.0f} ms; "
+        f"{1000 * percentile(warm_wall, 50):.0f} / {1000 * percentile(warm_wall, 95):.0f} ms "
         f"| {percentile(exact, 50):.2f} s ({len(timed)}) | {ratio:,.0f}x "
         f"| {sum(row['truth'] for row in rows)}/{len(rows)} | {sum(len(row['missed']) for row in timed)} "
         f"| {sum(row['false'] for row in rows)} ({sum(row['exact_false'] for row in timed)}) "
@@ -224,16 +269,20 @@ def _latency_line(r: dict, kind: str, rows: list[dict]) -> str:
 def memory_table(results: Sequence[dict]) -> list[str]:
     lines = [
         "| stored frames | segments | index on disk | open (wall) | RSS before open | RSS open "
-        "| RSS after queries | of which anonymous / mapped files | peak RSS | archive built (cached: 0) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| RSS after queries | of which anonymous / mapped files | peak RSS "
+        "| held to (peak of its cgroup, page cache included) | archive built (cached: 0) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         split = f"{r['rss_anon_mb']:,.0f} / {r['rss_file_mb']:,.0f} MB" if "rss_anon_mb" in r else "not kept"
+        held = "no limit"
+        if "memory_limit" in r:
+            held = f"{r['memory_limit'] / 1e6:,.0f} MB ({r['cgroup_peak'] / 1e6:,.0f} MB)"
         lines.append(
             f"| {r['frames']:,} | {r['segments']} | {r['index_mb']:,.0f} MB | {1000 * r['open_s']:.0f} ms "
             f"| {r['rss_before_mb']:,.0f} MB | {r['rss_open_mb']:,.0f} MB "
             f"| {r['rss_after_queries_mb']:,.0f} MB | {split} "
-            f"| {r['peak_rss_mb']:,.0f} MB | {r['built_s']:.0f} s |"
+            f"| {r['peak_rss_mb']:,.0f} MB | {held} | {r['built_s']:.0f} s |"
         )
     return lines
 
@@ -249,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-process", action="store_true", help="skip the whole `provenance match` runs")
     parser.add_argument("--process", action="store_true", help="only the whole `provenance match` runs")
     parser.add_argument("--tables", action="store_true", help="print the tables of the last run's results")
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        help="hold each size's process to this many bytes, page cache included (a memory cgroup; root)",
+    )
     args = parser.parse_args(argv)
     if args.one:
         result = measure_size(int(args.one), args.queries, args.exact_queries)
@@ -262,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         results = [json.loads((OUT / f"result-{size}.json").read_text()) for size in sizes]
         print("\n".join([*latency_table(results), "", *memory_table(results)]))
         return 0
-    results = [run_one(size, args.queries, args.exact_queries) for size in sizes]
+    limit = int(args.memory_limit) if args.memory_limit else None
+    results = [run_one(size, args.queries, args.exact_queries, limit) for size in sizes]
     print("\n".join(latency_table(results)))
     print()
     print("\n".join(memory_table(results)))

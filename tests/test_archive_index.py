@@ -4,6 +4,7 @@ the exact search finds, and an index that survives any way its last update ended
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import signal
 import subprocess
@@ -17,10 +18,12 @@ import pytest
 from conftest import ffmpeg, lavfi_clip
 from test_cli import json_lines, run
 
-from provenance.hashing import PHASH64
+from provenance.hashing import PDQ256, PHASH64
 from provenance.index import ArchiveIndex, ArchiveStore, HashIndex
 from provenance.index import archive_index as archive_index_module
-from provenance.index.segment import build_segment, load_segment, save_segment
+from provenance.index.archive_index import MANIFEST
+from provenance.index.chunks import candidates, chunk_values
+from provenance.index.segment import RowOwners, build_segment, load_segment, save_segment
 from provenance.models import Fingerprint
 
 RADIUS = 12
@@ -197,7 +200,10 @@ def test_a_saved_segment_answers_as_the_one_in_memory(library, tmp_path: Path) -
     built = build_segment(PHASH64, library[:50])
     save_segment(built, tmp_path, "seg-a")
     loaded = load_segment(tmp_path / "seg-a")
-    assert isinstance(loaded.words.base, np.memmap)  # mapped, not read whole
+    base = loaded.words
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap)  # mapped, not read whole
     assert not list(tmp_path.glob(".*.part"))
     query = library[3][1].hashes[:10]
     a = ArchiveIndex(PHASH64, [built], {i for i, _ in library[:50]}).search(query, RADIUS)
@@ -387,3 +393,105 @@ def test_two_writers_indexing_the_same_fingerprints_at_once_answer_each_media_on
     owners = np.asarray(index.owner[hits.row])
     assert {index.media[m] for m in owners} == {probe.sha256}
     assert len(set(owners.tolist())) == 1  # one of the two copies answers
+
+
+def test_chunk_entries_give_back_each_row_and_its_distance_past_the_first_65536_rows() -> None:
+    """An entry keeps only the hash's other chunks and splits its row in two halves: what the tables
+    answer must be what comparing every row says (rows listed once per run, as the tables list them)."""
+    rng = np.random.default_rng(11)
+    fps = [(k + 1, shot_fingerprint(f"{k:064x}", rng, shots=40, frames_per_shot=30)) for k in range(70)]
+    segment = build_segment(PHASH64, fps)
+    assert len(segment) > 1 << 16
+    words = np.asarray(segment.words)
+    query = np.concatenate([copy_of(fps[-1][1], 0, 40, 3, rng), copy_of(fps[2][1], 100, 40, 6, rng)]).view(
+        np.uint64
+    )
+    owner = np.asarray(segment.owner)
+    values = chunk_values(words)
+    for flips in (0, 1):
+        got = set(zip(*(a.tolist() for a in candidates(segment.tables, query, RADIUS, flips)), strict=True))
+        want = set()
+        for c in range(values.shape[1]):
+            listed = np.ones(len(words), dtype=bool)
+            listed[1:] = (values[1:, c] != values[:-1, c]) | (owner[1:] != owner[:-1])
+            rows = np.flatnonzero(listed)
+            off = np.bitwise_count(chunk_values(query)[:, c : c + 1] ^ values[None, rows, c])
+            dist = np.bitwise_count(query[:, 0:1] ^ words[None, rows, 0])
+            q, r = np.nonzero((off <= flips) & (dist <= RADIUS))
+            want |= set(zip(q.tolist(), rows[r].tolist(), dist[q, r].tolist(), strict=True))
+        assert got == want
+        assert max(row for _, row, _ in got) >= 1 << 16
+
+
+def test_row_owners_are_read_from_row_start_media_without_frames_included() -> None:
+    row_start = np.array([0, 3, 3, 7, 8, 8, 12])
+    owners = RowOwners(row_start)
+    whole = np.repeat(np.arange(6), np.diff(row_start))
+    assert np.array_equal(np.asarray(owners), whole) and len(owners) == 12
+    assert np.array_equal(owners[np.array([11, 0, 7, 3, 2])], whole[[11, 0, 7, 3, 2]])
+    assert np.array_equal(owners[2:9], whole[2:9])
+
+
+def test_a_saved_segment_holds_ten_bytes_a_chunk_entry_and_no_owner_per_row(library, tmp_path: Path) -> None:
+    """The index's size at 10^8 frames is what these files cost a frame (bench/scale.py)."""
+    segment = build_segment(PHASH64, library)
+    save_segment(segment, tmp_path, "seg-a")
+    sizes = {p.stem: p.stat().st_size - 128 for p in (tmp_path / "seg-a").glob("*.npy")}  # less .npy headers
+    rows, entries = len(segment), [len(t) for t in segment.tables]
+    assert "owner" not in sizes
+    assert sizes["words"] == 8 * rows and sizes["times_ms"] == 4 * rows
+    for c, count in enumerate(entries):
+        assert sizes[f"chunk{c}_rest"] + sizes[f"chunk{c}_row_low"] == 10 * count
+    assert sum(sizes.values()) < 8 * rows + 4 * rows + 10 * sum(entries) + 8 * (
+        2 * len(segment.media) + 4 * 65538
+    )
+
+
+def test_a_segment_of_another_layout_is_indexed_again_and_taken_off_the_manifest(
+    library, tmp_path: Path, caplog
+) -> None:
+    folder = tmp_path / "ix"
+    alive = {i: fp.sha256 for i, fp in library[:30]}
+    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+    query = library[4][1].hashes[:12]
+    want = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
+    (name,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    meta = json.loads((folder / name / "segment.json").read_text())
+    (folder / name / "segment.json").write_text(
+        json.dumps(meta | {"layout": 1})
+    )  # as an older version wrote it
+    with caplog.at_level("WARNING"):
+        got = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
+    assert "segment layout 1" in caplog.text
+    assert np.array_equal(got.row, want.row) and np.array_equal(got.distance, want.distance)
+    (listed,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    assert listed != name and not (folder / name).exists()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source)
+    assert "unreadable" not in caplog.text  # said once, not on every open
+
+
+def test_chunk_entries_of_256_bit_hashes_give_back_each_row_and_its_distance() -> None:
+    rng = np.random.default_rng(5)
+    n, radius = 3000, 40
+    hashes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    fps = [
+        (k + 1, Fingerprint(f"{k:064x}", PDQ256.name, 2.0, np.arange(300, dtype=np.int32) * 500,
+                            hashes[k * 300 : (k + 1) * 300], np.full(300, 100, np.uint8)))
+        for k in range(n // 300)
+    ]  # fmt: skip
+    segment = build_segment(PDQ256, fps)
+    bits = np.unpackbits(hashes[::50], axis=1)
+    bits[:, rng.choice(256, 30, replace=False)] ^= 1
+    query = np.packbits(bits, axis=1).view(np.uint64)
+    words = np.asarray(segment.words)
+    values = chunk_values(words)
+    got = set(zip(*(a.tolist() for a in candidates(segment.tables, query, radius)), strict=True))
+    dist = sum(np.bitwise_count(query[:, k : k + 1] ^ words[None, :, k]).astype(int) for k in range(4))
+    shared = (chunk_values(query)[:, None, :] == values[None, :, :]).any(axis=2)
+    q, r = np.nonzero(shared & (dist <= radius))
+    assert {(a, b) for a, b, _ in got} == set(zip(q.tolist(), r.tolist(), strict=True)) and len(q) == len(
+        query
+    )
+    assert all(d == dist[a, b] for a, b, d in got)

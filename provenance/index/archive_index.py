@@ -336,6 +336,9 @@ class ArchiveStore:
 
     def __init__(self, folder: Path, hasher: Hasher, rate_hz: float, *, writable: bool) -> None:
         self.folder, self.hasher, self.rate_hz, self.writable = folder, hasher, rate_hz, writable
+        # Listed segments that could not be read (damaged, or of another layout): their fingerprints
+        # were indexed anew, and the next flush takes them off the manifest.
+        self._unreadable: set[str] = set()
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -371,6 +374,7 @@ class ArchiveStore:
                 segments.append(load_segment(self.folder / name))
             except (OSError, ValueError) as exc:  # damaged or missing: its fingerprints are indexed anew
                 logger.warning("%s: index segment unreadable (%s); indexed again", self.folder / name, exc)
+                self._unreadable.add(name)
         index = ArchiveIndex(self.hasher, segments, set(alive_ids), search)
         index.sync(alive_ids, source)
         if self.writable:
@@ -383,13 +387,16 @@ class ArchiveStore:
             return
         with self._locked():
             listed = self._listed()
+            dropped = [name for name in listed if name in self._unreadable]
+            listed = [name for name in listed if name not in self._unreadable]
+            self._unreadable.clear()
             fresh = [s for s in index.segments if not s.name]
             for segment in fresh:
                 name = _segment_name(segment)
                 save_segment(segment, self.folder, name)
                 listed.append(name)
             merged = self._merge_small(index, listed)
-            if fresh or merged:
+            if fresh or merged or dropped:
                 self._write_manifest(listed)
             self._sweep(set(listed))
 

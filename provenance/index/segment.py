@@ -9,11 +9,12 @@ fingerprints going into a new one.  Files are written into a temporary folder an
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import secrets
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,30 +26,56 @@ from .chunks import ChunkTable, build_tables
 from .exact import informative_rows
 
 # What a segment folder holds, and the layout version of its files.
-SEGMENT_LAYOUT = 1
-_ARRAYS = ("words", "owner", "times_ms", "row_start", "fingerprint_ids")
+# Layout 2: no owner file (row_start says it), chunk entries of 10 bytes, not 12 (chunks.py).
+SEGMENT_LAYOUT = 2
+_ARRAYS = ("words", "times_ms", "row_start", "fingerprint_ids")
+
+
+class RowOwners:
+    """``owner[rows]``: the local media number of each row, found in ``row_start`` (sorted) rather
+    than stored: 4 bytes a frame is 400 MB of pages at 10^8 frames, read at random by every query,
+    while ``row_start`` is 8 bytes a media and stays in the CPU's cache."""
+
+    def __init__(self, row_start: np.ndarray) -> None:
+        self.row_start = np.asarray(row_start)
+        self.shape = (int(self.row_start[-1]),)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: np.ndarray | slice) -> np.ndarray:
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(self.shape[0]))
+        return (np.searchsorted(self.row_start, rows, side="right") - 1).astype(np.int32)
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        whole = np.repeat(np.arange(len(self.row_start) - 1, dtype=np.int32), np.diff(self.row_start))
+        return whole if dtype is None else whole.astype(dtype)
 
 
 @dataclass(eq=False)
 class Segment:
     """Rows (informative frames) of some fingerprints, concatenated fingerprint after fingerprint.
 
-    ``owner[row]`` is the row's local media number, whose sha256 is ``media[number]`` and whose
-    rows are ``row_start[number]:row_start[number + 1]``; ``fingerprint_ids`` are the catalog ids
+    Local media ``number`` has sha256 ``media[number]`` and rows ``row_start[number]:row_start[number
+    + 1]``; ``owner[rows]`` gives the rows' media numbers; ``fingerprint_ids`` are the catalog ids
     of the fingerprints, so the index knows which it covers.
     """
 
     words: np.ndarray
-    owner: np.ndarray
     times_ms: np.ndarray
     row_start: np.ndarray
     fingerprint_ids: np.ndarray
     media: list[str]
     tables: list[ChunkTable]
     name: str = ""
+    owner: RowOwners = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.owner = RowOwners(self.row_start)
 
     def __len__(self) -> int:
-        return int(self.owner.shape[0])
+        return int(self.row_start[-1])
 
     @property
     def informative_frames(self) -> np.ndarray:
@@ -67,34 +94,28 @@ def build_segment(hasher: Hasher, fingerprints: Iterable[tuple[int, Fingerprint]
     rows = informative_rows(hasher, noted(fingerprints))
     return Segment(
         words=rows.words,
-        owner=rows.owner,
         times_ms=rows.times_ms,
         row_start=rows.row_start,
         fingerprint_ids=np.array(ids, dtype=np.int64),
         media=rows.media,
-        tables=build_tables(rows.words, rows.owner),
+        tables=build_tables(rows.words, rows.row_start),
     )
 
 
 def merge_segments(segments: list[Segment]) -> Segment:
     """One segment holding the rows of several (their chunk tables made anew)."""
-    owners, offset = [], 0
-    for segment in segments:
-        owners.append(np.asarray(segment.owner) + offset)
-        offset += len(segment.media)
     words = np.concatenate([np.asarray(s.words) for s in segments])
-    owner = np.concatenate(owners).astype(np.int32)
     starts = [np.asarray(segments[0].row_start)]
     for segment in segments[1:]:
         starts.append(np.asarray(segment.row_start)[1:] + starts[-1][-1])
+    row_start = np.concatenate(starts).astype(np.int64)
     return Segment(
         words=words,
-        owner=owner,
         times_ms=np.concatenate([np.asarray(s.times_ms) for s in segments]),
-        row_start=np.concatenate(starts).astype(np.int64),
+        row_start=row_start,
         fingerprint_ids=np.concatenate([np.asarray(s.fingerprint_ids) for s in segments]),
         media=[sha for s in segments for sha in s.media],
-        tables=build_tables(words, owner),
+        tables=build_tables(words, row_start),
     )
 
 
@@ -107,8 +128,8 @@ def save_segment(segment: Segment, folder: Path, name: str) -> Path:
         for c, table in enumerate(segment.tables):
             arrays |= {
                 f"chunk{c}_offsets": table.offsets,
-                f"chunk{c}_rows": table.rows,
-                f"chunk{c}_words": table.words,
+                f"chunk{c}_rest": table.rest,
+                f"chunk{c}_row_low": table.row_low,
             }
         for key, array in arrays.items():
             np.save(staging / f"{key}.npy", np.ascontiguousarray(array), allow_pickle=False)
@@ -127,6 +148,35 @@ def save_segment(segment: Segment, folder: Path, name: str) -> Path:
     return target
 
 
+def mapped_array(path: Path) -> np.ndarray:
+    """The array of a ``.npy`` file, memory-mapped read-only with the kernel told its pages are
+    read at random.
+
+    A query reads a few bytes here and there of every file (chunk buckets, the rows they name,
+    windows of candidate media); with the default readahead each such read brings in up to 128 KB
+    around it, so an index of 3.3 GB at 10^8 frames was all resident after 40 queries while they
+    used under 1.5 GB of it (bench/scale.py --memory-limit).  A plain array over the mapping, not an
+    np.memmap: its Python-level ``__getitem__`` cost ~9 us a slice, thousands of times a query."""
+    with path.open("rb") as file:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
+        else:
+            raise ValueError(f"{path}: .npy format {version}, not one np.save writes for index arrays")
+        if fortran or dtype.hasobject:
+            raise ValueError(f"{path}: not an index array (Fortran order or objects)")
+        offset = file.tell()
+        mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    if hasattr(mapping, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        mapping.madvise(mmap.MADV_RANDOM)
+    count = int(np.prod(shape))
+    if offset + count * dtype.itemsize > len(mapping):
+        raise ValueError(f"{path}: shorter than its header says")
+    return np.frombuffer(mapping, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
 def load_segment(path: Path) -> Segment:
     """A saved segment, its arrays memory-mapped (read only)."""
     meta = json.loads((path / "segment.json").read_text(encoding="utf-8"))
@@ -134,12 +184,10 @@ def load_segment(path: Path) -> Segment:
         raise ValueError(f"{path}: segment layout {meta.get('layout')}, this version reads {SEGMENT_LAYOUT}")
 
     def array(key: str) -> np.ndarray:
-        # A plain array over the mapping: np.memmap's Python-level __getitem__ costs ~9 us a slice,
-        # and a query slices the index thousands of times (bench/scale.py).
-        return np.asarray(np.load(path / f"{key}.npy", mmap_mode="r", allow_pickle=False))
+        return mapped_array(path / f"{key}.npy")
 
     tables = [
-        ChunkTable(array(f"chunk{c}_offsets"), array(f"chunk{c}_rows"), array(f"chunk{c}_words"))
+        ChunkTable(array(f"chunk{c}_offsets"), array(f"chunk{c}_rest"), array(f"chunk{c}_row_low"))
         for c in range(int(meta["chunks"]))
     ]
     return Segment(*(array(key) for key in _ARRAYS), media=list(meta["media"]), tables=tables, name=path.name)
