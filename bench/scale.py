@@ -22,6 +22,8 @@ bench/out/scale/).  Each size is measured in its own process (so resident memory
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import os
 import resource
@@ -53,13 +55,16 @@ def rss_mb(field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def found_media(index: ArchiveIndex, query: Query, settings: Settings) -> tuple[set[str], float, float]:
-    """(media matched with at least one segment, seconds taken, CPU seconds taken) of one query,
-    index already open.  CPU time is what to compare when other jobs share the cores."""
+def found_media(index: ArchiveIndex, query: Query, settings: Settings) -> tuple[set[str], float, float, str]:
+    """(media matched with at least one segment, seconds taken, CPU seconds taken, a digest of the
+    whole match list) of one query, index already open.  CPU time is what to compare when other jobs
+    share the cores; the digest, whether two versions of the code gave the same answer."""
     start, cpu = time.perf_counter(), time.process_time()
     matches = match_hashed(None, query.times_ms, query.views, index, {}, settings.match)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     found = {m.ref_sha256 for m in matches if m.segments}
-    return found, time.perf_counter() - start, time.process_time() - cpu
+    listed = json.dumps([dataclasses.asdict(m) for m in matches], default=str, sort_keys=True)
+    return found, wall, cpu, hashlib.sha256(listed.encode()).hexdigest()
 
 
 def stage1_frame_recall(index: ArchiveIndex, query: Query, max_distance: int) -> tuple[int, int]:
@@ -89,11 +94,11 @@ def percentile(values: Sequence[float], p: float) -> float:
 def measure_query(index: ArchiveIndex, exact: ArchiveIndex | None, query: Query, related: set[str]) -> dict:
     """One query searched indexed (and exactly, given ``exact``): times, what each found."""
     settings = Settings()
-    got, indexed_s, indexed_cpu = found_media(index, query, settings)
-    row = {"query": query.name, "hashes": query.hashes, "truth": query.truth in got}
+    got, indexed_s, indexed_cpu, digest = found_media(index, query, settings)
+    row = {"query": query.name, "hashes": query.hashes, "truth": query.truth in got, "matches_sha256": digest}
     row |= {"false": len(got - related), "indexed_s": indexed_s, "indexed_cpu": indexed_cpu}
     if exact is not None:
-        want, exact_s, exact_cpu = found_media(exact, query, settings)
+        want, exact_s, exact_cpu, _ = found_media(exact, query, settings)
         row |= {"exact_s": exact_s, "exact_cpu": exact_cpu, "exact_false": len(want - related)}
         # Media exact finds and indexed does not: copies (must be none) and false matches.
         row |= {"missed": sorted((want - got) & related), "missed_false": sorted(want - got - related)}
@@ -130,7 +135,7 @@ def measure_size(size: int, queries: int, exact_queries: int) -> dict:
         # A second pass over the same queries: the index's pages are then in memory, as on a server
         # that has been answering for a while (the first pass reads them from disk as it goes).
         for row, query in zip(rows, [*real, *synthetic], strict=True):
-            _, row["warm_s"], row["warm_cpu"] = found_media(index, query, Settings())
+            _, row["warm_s"], row["warm_cpu"], _ = found_media(index, query, Settings())
         rss_queries = rss_mb()
         rss_anon, rss_file = rss_mb("RssAnon"), rss_mb("RssFile")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

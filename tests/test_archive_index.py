@@ -495,3 +495,66 @@ def test_chunk_entries_of_256_bit_hashes_give_back_each_row_and_its_distance() -
         query
     )
     assert all(d == dist[a, b] for a, b, d in got)
+
+
+def test_a_large_index_is_mapped_for_reading_at_random_and_a_small_one_with_readahead(
+    library, tmp_path: Path, monkeypatch
+) -> None:
+    """Readahead makes a small index's first queries fast; on a large one it made the whole index
+    resident (bench/scale.py --memory-limit)."""
+    from provenance.index import segment as segment_module
+
+    folder = tmp_path / "ix"
+    alive = {i: fp.sha256 for i, fp in library[:30]}
+    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+    ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source)
+    (name,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    size = segment_module.segment_bytes(folder / name)
+    seen: list[bool] = []
+    original = segment_module.mapped_array
+    monkeypatch.setattr(
+        segment_module,
+        "mapped_array",
+        lambda path, at_random: seen.append(at_random) or original(path, at_random),
+    )
+    for limit, expected in ((size, False), (size - 1, True)):
+        monkeypatch.setattr(archive_index_module, "AT_RANDOM_BYTES", limit)
+        seen.clear()
+        index = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source)
+        assert seen and set(seen) == {expected}
+        assert len(index.search(library[4][1].hashes[:12], RADIUS).row)
+
+
+@pytest.mark.parametrize("failure", ["no file handles", "a newer layout"])
+def test_a_segment_read_only_by_another_time_or_version_is_kept_listed(
+    library, tmp_path: Path, monkeypatch, caplog, failure: str
+) -> None:
+    """Only a segment that can never be read is dropped: one that failed for want of file handles,
+    or that a newer version wrote, stays for whoever can read it (its fingerprints are indexed again
+    here, so the answer is whole either way)."""
+    import errno
+
+    from provenance.index import segment as segment_module
+
+    folder = tmp_path / "ix"
+    alive = {i: fp.sha256 for i, fp in library[:30]}
+    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+    query = library[4][1].hashes[:12]
+    want = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
+    (name,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    if failure == "a newer layout":
+        meta = json.loads((folder / name / "segment.json").read_text())
+        (folder / name / "segment.json").write_text(
+            json.dumps(meta | {"layout": segment_module.SEGMENT_LAYOUT + 1})
+        )
+    else:
+
+        def exhausted(path: Path, at_random: bool) -> np.ndarray:
+            raise OSError(errno.EMFILE, "Too many open files", str(path))
+
+        monkeypatch.setattr(segment_module, "mapped_array", exhausted)
+    with caplog.at_level("WARNING"):
+        got = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
+    assert "not read" in caplog.text
+    assert np.array_equal(got.distance, want.distance) and got.row.size == want.row.size
+    assert name in json.loads((folder / MANIFEST).read_text())["segments"] and (folder / name).is_dir()

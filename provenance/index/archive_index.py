@@ -37,7 +37,16 @@ from ..models import Fingerprint
 from .chunks import candidates
 from .exact import as_words, search_rows
 from .hits import FrameHits, cap_hits, concat_hits, empty_hits, shift_rows
-from .segment import Segment, build_segment, load_segment, merge_segments, save_segment
+from .segment import (
+    AT_RANDOM_BYTES,
+    Segment,
+    SegmentDamaged,
+    build_segment,
+    load_segment,
+    merge_segments,
+    save_segment,
+    segment_bytes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -336,8 +345,8 @@ class ArchiveStore:
 
     def __init__(self, folder: Path, hasher: Hasher, rate_hz: float, *, writable: bool) -> None:
         self.folder, self.hasher, self.rate_hz, self.writable = folder, hasher, rate_hz, writable
-        # Listed segments that could not be read (damaged, or of another layout): their fingerprints
-        # were indexed anew, and the next flush takes them off the manifest.
+        # Listed segments that can never be read (damaged, or of an older layout): their
+        # fingerprints were indexed anew, and the next flush takes them off the manifest.
         self._unreadable: set[str] = set()
 
     @contextmanager
@@ -368,13 +377,16 @@ class ArchiveStore:
     ) -> ArchiveIndex:
         """The index as the catalog has it now: ``alive_ids`` {fingerprint id: sha256} the catalog
         holds, ``source`` gives the fingerprints of ids the segments do not cover."""
-        segments = []
-        for name in self._listed():
+        segments, names = [], self._listed()
+        at_random = sum(segment_bytes(self.folder / name) for name in names) > AT_RANDOM_BYTES
+        for name in names:
             try:
-                segments.append(load_segment(self.folder / name))
-            except (OSError, ValueError) as exc:  # damaged or missing: its fingerprints are indexed anew
+                segments.append(load_segment(self.folder / name, at_random))
+            except SegmentDamaged as exc:  # damaged or older: indexed anew, and dropped at the next flush
                 logger.warning("%s: index segment unreadable (%s); indexed again", self.folder / name, exc)
                 self._unreadable.add(name)
+            except (OSError, ValueError) as exc:  # a newer layout, or a passing failure: kept listed
+                logger.warning("%s: index segment not read (%s); indexed again here", self.folder / name, exc)
         index = ArchiveIndex(self.hasher, segments, set(alive_ids), search)
         index.sync(alive_ids, source)
         if self.writable:

@@ -31,8 +31,9 @@ COMMON_FLOOR = 4096
 # The other chunks fill the last word of ``rest`` up to here; the row's high half is above.
 _ROW_SHIFT = 64 - CHUNK_BITS
 _OTHERS = np.uint64((1 << _ROW_SHIFT) - 1)
-# Rows a table can number: 16 bits in ``rest``, 16 in ``row_low``.
-MAX_ROWS = 1 << 32
+# Rows a table can number: 16 bits in ``rest`` and 16 in ``row_low`` hold 2^32; hits keep rows as
+# int32 (hits.py), so a segment holds at most 2^31.
+MAX_ROWS = 1 << 31
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,11 +65,12 @@ def chunk_values(words: np.ndarray) -> np.ndarray:
 def _without(values: np.ndarray, c: int, top: np.ndarray | int = 0) -> np.ndarray:
     """(n, W) uint64: chunk values (n, 4W) without column ``c``, the rest moved down, and ``top``
     in the freed top chunk of the last word."""
-    packed = np.empty(values.shape, dtype=np.uint16)
+    # Little-endian whatever the machine: the last chunk of a word is then its top 16 bits.
+    packed = np.empty(values.shape, dtype="<u2")
     packed[:, :c] = values[:, :c]
     packed[:, c:-1] = values[:, c + 1 :]
     packed[:, -1] = top
-    return packed.view(np.uint64)
+    return packed.view("<u8")
 
 
 def build_tables(words: np.ndarray, row_start: np.ndarray) -> list[ChunkTable]:

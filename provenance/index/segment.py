@@ -46,9 +46,15 @@ class RowOwners:
     def __getitem__(self, rows: np.ndarray | slice) -> np.ndarray:
         if isinstance(rows, slice):
             rows = np.arange(*rows.indices(self.shape[0]))
+        rows = np.asarray(rows)
+        if rows.dtype.kind not in "iu":
+            raise TypeError(f"rows are numbers, not {rows.dtype}")
+        if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= self.shape[0]):
+            raise IndexError(f"rows {int(rows.min())}..{int(rows.max())} of {self.shape[0]}")
         return (np.searchsorted(self.row_start, rows, side="right") - 1).astype(np.int32)
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        """Every row's media: 4 bytes a row, for small segments (tests, merges) only."""
         whole = np.repeat(np.arange(len(self.row_start) - 1, dtype=np.int32), np.diff(self.row_start))
         return whole if dtype is None else whole.astype(dtype)
 
@@ -148,46 +154,80 @@ def save_segment(segment: Segment, folder: Path, name: str) -> Path:
     return target
 
 
-def mapped_array(path: Path) -> np.ndarray:
-    """The array of a ``.npy`` file, memory-mapped read-only with the kernel told its pages are
-    read at random.
+# An index larger than this is read at random (mapped_array); a smaller one keeps the kernel's readahead.
+AT_RANDOM_BYTES = 1 << 30
+
+
+def mapped_array(path: Path, at_random: bool) -> np.ndarray:
+    """The array of a ``.npy`` file, memory-mapped read-only; ``at_random``: the kernel is told its
+    pages are read at random.
 
     A query reads a few bytes here and there of every file (chunk buckets, the rows they name,
-    windows of candidate media); with the default readahead each such read brings in up to 128 KB
-    around it, so an index of 3.3 GB at 10^8 frames was all resident after 40 queries while they
-    used under 1.5 GB of it (bench/scale.py --memory-limit).  A plain array over the mapping, not an
-    np.memmap: its Python-level ``__getitem__`` cost ~9 us a slice, thousands of times a query."""
+    windows of candidate media).  The kernel's default readahead brings in up to 128 KB around each
+    read: at 10^8 frames the whole index (3.3 GB) was resident after 40 queries, and 1.5 GB of it
+    with the pages read at random.  On a small index readahead is what makes the first queries fast, reading
+    it in a few large requests rather than 4 KB at a time (10^7 frames from a cold cache: 87 / 267
+    ms CPU p50 / p95 a query against 172 / 384; bench/scale.py --memory-limit).  A plain array over
+    the mapping, not an np.memmap: its Python-level ``__getitem__`` cost ~9 us a slice, thousands
+    of times a query."""
     with path.open("rb") as file:
-        version = np.lib.format.read_magic(file)
+        try:
+            version = np.lib.format.read_magic(file)
+        except ValueError as exc:
+            raise SegmentDamaged(f"{path}: not a .npy file ({exc})") from exc
         if version == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(file)
         elif version == (2, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(file)
         else:
-            raise ValueError(f"{path}: .npy format {version}, not one np.save writes for index arrays")
+            raise SegmentDamaged(f"{path}: .npy format {version}, not one np.save writes for index arrays")
         if fortran or dtype.hasobject:
-            raise ValueError(f"{path}: not an index array (Fortran order or objects)")
+            raise SegmentDamaged(f"{path}: not an index array (Fortran order or objects)")
         offset = file.tell()
         mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-    if hasattr(mapping, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+    if at_random and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_RANDOM"):
         mapping.madvise(mmap.MADV_RANDOM)
     count = int(np.prod(shape))
     if offset + count * dtype.itemsize > len(mapping):
-        raise ValueError(f"{path}: shorter than its header says")
+        raise SegmentDamaged(f"{path}: shorter than its header says")
     return np.frombuffer(mapping, dtype=dtype, count=count, offset=offset).reshape(shape)
 
 
-def load_segment(path: Path) -> Segment:
-    """A saved segment, its arrays memory-mapped (read only)."""
-    meta = json.loads((path / "segment.json").read_text(encoding="utf-8"))
-    if meta.get("layout") != SEGMENT_LAYOUT:
-        raise ValueError(f"{path}: segment layout {meta.get('layout')}, this version reads {SEGMENT_LAYOUT}")
+def segment_bytes(path: Path) -> int:
+    """What the arrays of the segment saved at ``path`` take on disk (0 if it cannot be read)."""
+    try:
+        return sum(p.stat().st_size for p in path.glob("*.npy"))
+    except OSError:
+        return 0
+
+
+class SegmentDamaged(ValueError):
+    """A saved segment no version of this layout can read (damaged, cut short, missing files) or
+    one of an older layout: its fingerprints are indexed anew and it may be dropped.  A newer
+    layout or a passing failure (no file handles or memory left) is another error, and the segment
+    is kept for whoever can read it."""
+
+
+def load_segment(path: Path, at_random: bool = False) -> Segment:
+    """A saved segment, its arrays memory-mapped (read only; ``at_random``: see mapped_array)."""
+    try:
+        meta = json.loads((path / "segment.json").read_text(encoding="utf-8"))
+        layout, chunks, media = meta.get("layout"), int(meta["chunks"]), list(meta["media"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SegmentDamaged(f"{path}: no readable segment.json ({exc})") from exc
+    if layout != SEGMENT_LAYOUT:
+        message = f"{path}: segment layout {layout}, this version reads {SEGMENT_LAYOUT}"
+        newer = isinstance(layout, int) and layout > SEGMENT_LAYOUT
+        raise ValueError(message) if newer else SegmentDamaged(message)
 
     def array(key: str) -> np.ndarray:
-        return mapped_array(path / f"{key}.npy")
+        try:
+            return mapped_array(path / f"{key}.npy", at_random)
+        except FileNotFoundError as exc:
+            raise SegmentDamaged(f"{path}: {key}.npy missing") from exc
 
     tables = [
         ChunkTable(array(f"chunk{c}_offsets"), array(f"chunk{c}_rest"), array(f"chunk{c}_row_low"))
-        for c in range(int(meta["chunks"]))
+        for c in range(chunks)
     ]
-    return Segment(*(array(key) for key in _ARRAYS), media=list(meta["media"]), tables=tables, name=path.name)
+    return Segment(*(array(key) for key in _ARRAYS), media=media, tables=tables, name=path.name)
