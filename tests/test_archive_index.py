@@ -447,28 +447,39 @@ def test_a_saved_segment_holds_ten_bytes_a_chunk_entry_and_no_owner_per_row(libr
     )
 
 
+def one_segment_index(library, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(folder, a function opening the index anew, its one segment's name) of an index of 30 media."""
+    folder = tmp_path / "ix"
+    alive = {i: fp.sha256 for i, fp in library[:30]}
+
+    def reopen() -> ArchiveIndex:
+        source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+        return ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source)
+
+    reopen()
+    (name,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    return folder, reopen, name
+
+
 def test_a_segment_of_another_layout_is_indexed_again_and_taken_off_the_manifest(
     library, tmp_path: Path, caplog
 ) -> None:
-    folder = tmp_path / "ix"
-    alive = {i: fp.sha256 for i, fp in library[:30]}
-    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+    folder, reopen, name = one_segment_index(library, tmp_path)
     query = library[4][1].hashes[:12]
-    want = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
-    (name,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    want = reopen().search(query, RADIUS)
     meta = json.loads((folder / name / "segment.json").read_text())
     (folder / name / "segment.json").write_text(
         json.dumps(meta | {"layout": 1})
     )  # as an older version wrote it
     with caplog.at_level("WARNING"):
-        got = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
+        got = reopen().search(query, RADIUS)
     assert "segment layout 1" in caplog.text
     assert np.array_equal(got.row, want.row) and np.array_equal(got.distance, want.distance)
     (listed,) = json.loads((folder / MANIFEST).read_text())["segments"]
     assert listed != name and not (folder / name).exists()
     caplog.clear()
     with caplog.at_level("WARNING"):
-        ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source)
+        reopen()
     assert "unreadable" not in caplog.text  # said once, not on every open
 
 
@@ -504,11 +515,7 @@ def test_a_large_index_is_mapped_for_reading_at_random_and_a_small_one_with_read
     resident (bench/scale.py --memory-limit)."""
     from provenance.index import segment as segment_module
 
-    folder = tmp_path / "ix"
-    alive = {i: fp.sha256 for i, fp in library[:30]}
-    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
-    ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source)
-    (name,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    folder, reopen, name = one_segment_index(library, tmp_path)
     size = segment_module.segment_bytes(folder / name)
     seen: list[bool] = []
     original = segment_module.mapped_array
@@ -520,7 +527,7 @@ def test_a_large_index_is_mapped_for_reading_at_random_and_a_small_one_with_read
     for limit, expected in ((size, False), (size - 1, True)):
         monkeypatch.setattr(archive_index_module, "AT_RANDOM_BYTES", limit)
         seen.clear()
-        index = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source)
+        index = reopen()
         assert seen and set(seen) == {expected}
         assert len(index.search(library[4][1].hashes[:12], RADIUS).row)
 
@@ -536,12 +543,9 @@ def test_a_segment_read_only_by_another_time_or_version_is_kept_listed(
 
     from provenance.index import segment as segment_module
 
-    folder = tmp_path / "ix"
-    alive = {i: fp.sha256 for i, fp in library[:30]}
-    source = lambda ids: [(i, fp) for i, fp in library if i in set(ids)]  # noqa: E731
+    folder, reopen, name = one_segment_index(library, tmp_path)
     query = library[4][1].hashes[:12]
-    want = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
-    (name,) = json.loads((folder / MANIFEST).read_text())["segments"]
+    want = reopen().search(query, RADIUS)
     if failure == "a newer layout":
         meta = json.loads((folder / name / "segment.json").read_text())
         (folder / name / "segment.json").write_text(
@@ -554,7 +558,7 @@ def test_a_segment_read_only_by_another_time_or_version_is_kept_listed(
 
         monkeypatch.setattr(segment_module, "mapped_array", exhausted)
     with caplog.at_level("WARNING"):
-        got = ArchiveStore(folder, PHASH64, 2.0, writable=True).open(alive, source).search(query, RADIUS)
+        got = reopen().search(query, RADIUS)
     assert "not read" in caplog.text
     assert np.array_equal(got.distance, want.distance) and got.row.size == want.row.size
     assert name in json.loads((folder / MANIFEST).read_text())["segments"] and (folder / name).is_dir()
