@@ -36,7 +36,7 @@ from .settings import MatchSettings, SamplingSettings
 # Bump when a change here or in align.py, fingerprint.py, contentbox.py, inset.py or keypoints.py
 # changes what a match is: cached matches (pipeline/clusters.py) made by another version are
 # computed again.
-MATCHER_VERSION = 10
+MATCHER_VERSION = 11
 
 
 def query_sampling(sampling: SamplingSettings, opts: MatchSettings) -> SamplingSettings:
@@ -196,8 +196,9 @@ class _Sides:
 
 
 def _vouched(segment: Segment, sides: _Sides, opts: MatchSettings) -> bool:
-    """Whether the segment's evidence holds: frames within ``opts.few_frames_max_distance``, or
-    ``opts.min_frames`` time-aligned frames showing more than one picture on both sides.
+    """Whether the segment's evidence holds: frames within ``opts.few_frames_max_distance``, or at
+    least LINE_FRAMES time-aligned frames (alignment asked for `needed_frames`) showing more than
+    one picture on both sides.
 
     Time alignment vouches for a match only when the aligned frames are different pictures.  A still
     stretch (a static shot, a slide, a dark scene) is one picture however many frames it spans, and
@@ -207,7 +208,7 @@ def _vouched(segment: Segment, sides: _Sides, opts: MatchSettings) -> bool:
     """
     if segment.mean_distance <= opts.few_frames_max_distance:
         return True
-    if segment.frames_matched < opts.min_frames:
+    if segment.frames_matched < min(opts.min_frames, LINE_FRAMES):
         return False
     in_query = (sides.query_ms >= segment.query_start_ms) & (sides.query_ms <= segment.query_end_ms)
     in_ref = (sides.ref_ms >= segment.ref_start_ms) & (sides.ref_ms <= segment.ref_end_ms)
@@ -231,17 +232,23 @@ def _several_pictures(words: np.ndarray, max_distance: int) -> bool:
     return bool((apart > max_distance).any())
 
 
+# The fewest frames a time line can rest on: two fit some line at any speed, so three is where time
+# alignment starts to say anything.
+LINE_FRAMES = 3
+
+
 def needed_frames(query_frames: int, ref_times_ms: np.ndarray, opts: MatchSettings) -> int:
     """Distinct reference frames a segment needs: ``opts.min_frames``, or as many as cover
     ``opts.min_evidence_s`` of a densely sampled reference, capped by ``opts.evidence_share`` of
-    what the shorter side offers; never more than either side has."""
+    what the shorter side offers though never below LINE_FRAMES; never more than either side has."""
     offered = min(query_frames, ref_times_ms.size)
     if ref_times_ms.size < 2:
         return min(opts.min_frames, offered)
     step_s = float(np.median(np.diff(ref_times_ms))) / 1000
     by_time = math.ceil(opts.min_evidence_s / max(step_s, 1e-3) - 1e-9)
-    cap = max(opts.min_frames, math.ceil(opts.evidence_share * offered))
-    return min(max(opts.min_frames, min(by_time, cap)), offered)
+    wanted = max(opts.min_frames, by_time)
+    cap = math.ceil(opts.evidence_share * offered)
+    return min(max(min(opts.min_frames, LINE_FRAMES), min(wanted, cap)), offered)
 
 
 def _label(zoom: float, mirrored: bool) -> str:

@@ -94,10 +94,16 @@ class MatchSettings:
     # agree with one homography (provenance/keypoints.py).  A copy turned a few degrees, stretched or
     # captioned is found again that way; false: the pHash rule alone.
     second_look: bool = True
-    # Time-aligned frames needed for a match (fewer only when the query or the reference has fewer
-    # informative frames).  Any such segment is reported, however small a part of a long video it
-    # is: a 5 s excerpt inside an hour of footage is exactly what an investigator looks for.
-    min_frames: int = 3
+    # Time-aligned frames needed for a match: 4 (1.5 s at 2 Hz), fewer only where the query or the
+    # reference offers fewer (evidence_share below, never under 3: two frames fit some time line at
+    # any speed).  Any such segment is reported, however small a part of a long video it is: a 5 s
+    # excerpt inside an hour of footage is exactly what an investigator looks for.  3 was enough on
+    # small archives; among 10^5-10^6 frames of natural footage (bench/scale_distractors.py) three
+    # time-aligned frames of unrelated footage within 12 bits are met often (85 % of the false
+    # matches rest on exactly 3), and the fourth frame takes 3/4 of them away, while no copy of
+    # bench/heldout.py's tuning half that is found at the right time rests on 3 frames where its
+    # sides offer 7 or more (bench/RESULTS.md, "Four frames where the sides offer them").
+    min_frames: int = 4
     # ... and, against a reference sampled more densely (a short one: SamplingSettings.
     # short_media_frames), as many frames as cover min_evidence_s of it (3 frames at 2 Hz span 1 s),
     # though never more than evidence_share of the frames the shorter side offers: a 2 s clip

@@ -119,6 +119,41 @@ def test_changing_query_frames_meeting_one_still_reference_picture_are_not_a_mat
     assert matched(query, [reference]) == {}
 
 
+def shared_pictures(shared: int, ref_frames: int, rng: np.random.Generator) -> tuple[np.ndarray, Fingerprint]:
+    """A query of 20 s (8 Hz) of pictures of its own, but for ``shared`` consecutive frames of a
+    reference (2 Hz, a new picture every frame) shown 10 bits off from its 1 s on, at the right time."""
+    reference = np.array([random_picture(rng) for _ in range(ref_frames)])
+    query = np.array([random_picture(rng) for _ in range(160)])
+    for n in range(shared):  # reference frame 2 + n (1 s + 0.5 s n) at query 4 + 0.5 n s
+        query[32 + 4 * n : 36 + 4 * n] = footage([flip_bits(reference[2 + n], 10, rng)], 4, 1, rng)
+    return query, fingerprint("f" * 64, reference)
+
+
+def test_three_aligned_pictures_are_not_a_match_where_both_sides_offer_more() -> None:
+    # Three different pictures in time order, each 10 bits off: among 10^6 frames of natural
+    # footage, three such frames of unrelated footage meet often (bench/scale_distractors.py).
+    rng = np.random.default_rng(7)
+    assert OPTS.min_frames == 4
+    query, reference = shared_pictures(3, 120, rng)
+    assert matched(query, [reference]) == {}
+    query, reference = shared_pictures(4, 120, rng)
+    (segment,) = matched(query, [reference])["f" * 64]
+    assert segment.frames_matched == 4
+    assert abs(segment.ref_start_ms - 1000) <= 500 and abs(segment.ref_end_ms - 2500) <= 500
+    assert abs(segment.query_start_ms - 4000) <= 500 and abs(segment.query_end_ms - 5875) <= 500
+
+
+def test_three_aligned_pictures_are_a_match_against_a_clip_of_a_few_frames() -> None:
+    # A clip offering 6 frames gives at most 3 (evidence_share of it), and three time-aligned
+    # pictures stay enough there: the fourth frame is asked only where both sides offer 7 or more.
+    rng = np.random.default_rng(8)
+    query, reference = shared_pictures(3, 6, rng)
+    (segment,) = matched(query, [reference])["f" * 64]
+    assert segment.frames_matched == 3
+    query, reference = shared_pictures(3, 7, rng)
+    assert matched(query, [reference]) == {}
+
+
 @pytest.mark.parametrize("hasher", [PHASH64, PDQ256], ids=lambda h: h.name)
 def test_several_pictures_means_two_frames_further_apart_than_the_search_distance(hasher: Hasher) -> None:
     rng = np.random.default_rng(5)

@@ -113,3 +113,6 @@ def test_the_evidence_needed_scales_with_the_sampling_and_the_shorter_side() -> 
     assert needed_frames(16, at_8hz, opts) == 8  # a whole 2 s clip: 1 s of it
     assert needed_frames(12, at_8hz, opts) == 6  # a 1.5 s excerpt: half of what it offers
     assert needed_frames(2, at_8hz, opts) == 2  # never more than a side has
+    assert needed_frames(6, at_2hz, opts) == 3  # half of 6, and the 3 frames a time line needs
+    assert needed_frames(2, at_2hz, opts) == 2
+    assert needed_frames(480, at_2hz, MatchSettings(min_frames=2)) == 2  # a lower setting is kept

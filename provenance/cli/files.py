@@ -92,10 +92,11 @@ def match(state: State, target: str, as_json: bool) -> None:
     way, cut to any player window, picture-in-picture or 9:16 re-frame's band of footage found on
     it, and, where it has bars, on its whole frame too (bars can be the copy's own: a slight
     turn's black corners); each segment names the view that met the footage (hflip, zoom1.25,
-    rot90, inset, whole...).  A segment needs 3 frames in time order that show more than one
-    picture; a still stretch (a static camera, a slide) is one picture however long, and must then
-    be as close as a single frame (few_frames_max_distance), or, when the archived file is there,
-    share enough keypoints with it (second_look).
+    rot90, inset, whole...).  A segment needs 4 frames in time order (3 against a clip of a few
+    frames; min_frames) that show more than one picture; a still stretch (a static camera, a
+    slide) is one picture however long, and must then be as close as a single frame
+    (few_frames_max_distance), or, when the archived file is there, share enough keypoints with it
+    (second_look).
     The [match] settings in <archive>/provenance.toml (quarter_turns, insets, max_distance, ...)
     change what is tried.
     """
