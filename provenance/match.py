@@ -197,8 +197,8 @@ class _Sides:
 
 def _vouched(segment: Segment, sides: _Sides, opts: MatchSettings) -> bool:
     """Whether the segment's evidence holds: frames within ``opts.few_frames_max_distance``, or at
-    least LINE_FRAMES time-aligned frames (alignment asked for `needed_frames`) showing more than
-    one picture on both sides.
+    least min(``opts.min_frames``, LINE_FRAMES) time-aligned frames (alignment asked for
+    `needed_frames`) showing more than one picture on both sides.
 
     Time alignment vouches for a match only when the aligned frames are different pictures.  A still
     stretch (a static shot, a slide, a dark scene) is one picture however many frames it spans, and
@@ -240,7 +240,8 @@ LINE_FRAMES = 3
 def needed_frames(query_frames: int, ref_times_ms: np.ndarray, opts: MatchSettings) -> int:
     """Distinct reference frames a segment needs: ``opts.min_frames``, or as many as cover
     ``opts.min_evidence_s`` of a densely sampled reference, capped by ``opts.evidence_share`` of
-    what the shorter side offers though never below LINE_FRAMES; never more than either side has."""
+    what the shorter side offers though never below min(``opts.min_frames``, LINE_FRAMES); never
+    more than either side has."""
     offered = min(query_frames, ref_times_ms.size)
     if ref_times_ms.size < 2:
         return min(opts.min_frames, offered)

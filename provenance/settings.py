@@ -94,10 +94,11 @@ class MatchSettings:
     # agree with one homography (provenance/keypoints.py).  A copy turned a few degrees, stretched or
     # captioned is found again that way; false: the pHash rule alone.
     second_look: bool = True
-    # Time-aligned frames needed for a match: 4 (1.5 s at 2 Hz), fewer only where the query or the
-    # reference offers fewer (evidence_share below, never under 3: two frames fit some time line at
-    # any speed).  Any such segment is reported, however small a part of a long video it is: a 5 s
-    # excerpt inside an hour of footage is exactly what an investigator looks for.  3 was enough on
+    # Time-aligned frames needed for a match: 4 (1.5 s at 2 Hz); 3 where the query or the reference
+    # offers under 7 (evidence_share below caps this count too, rounded up, but never under 3: two
+    # frames fit some time line at any speed), fewer only where a side has fewer.  Any such segment
+    # is reported, however small a part of a long video it is: a 5 s excerpt inside an hour of
+    # footage is exactly what an investigator looks for.  3 was enough on
     # small archives; among 10^5-10^6 frames of natural footage (bench/scale_distractors.py) three
     # time-aligned frames of unrelated footage within 12 bits are met often (85 % of the false
     # matches rest on exactly 3), and the fourth frame takes 3/4 of them away, while no copy of
@@ -130,7 +131,7 @@ class MatchSettings:
     # implementations and two decoders differ: on bench/pdq_frames.py (../shared/media), the same
     # footage is within 31 bits (vPDQ's own threshold) for 88 % of vPDQ's frames, within 48 for 95 %,
     # while no two unrelated sources have a frame pair closer than 72 bits.  48 keeps 24 bits of margin
-    # and a match still needs 3 time-aligned frames; one or two frames (a picture of a PDQ bank) must
+    # and a match still needs min_frames time-aligned frames; one or two frames (a picture of a PDQ bank) must
     # be within 36 (92 % of same-footage frames).
     frame_max_distance: int = 48
     frame_few_frames_max_distance: int = 36
