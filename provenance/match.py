@@ -197,8 +197,8 @@ class _Sides:
 
 def _vouched(segment: Segment, sides: _Sides, opts: MatchSettings) -> bool:
     """Whether the segment's evidence holds: frames within ``opts.few_frames_max_distance``, or at
-    least min(``opts.min_frames``, LINE_FRAMES) time-aligned frames (alignment asked for
-    `needed_frames`) showing more than one picture on both sides.
+    least `_fewest_frames` time-aligned frames (alignment asked for `needed_frames`) showing more
+    than one picture on both sides.
 
     Time alignment vouches for a match only when the aligned frames are different pictures.  A still
     stretch (a static shot, a slide, a dark scene) is one picture however many frames it spans, and
@@ -208,7 +208,7 @@ def _vouched(segment: Segment, sides: _Sides, opts: MatchSettings) -> bool:
     """
     if segment.mean_distance <= opts.few_frames_max_distance:
         return True
-    if segment.frames_matched < min(opts.min_frames, LINE_FRAMES):
+    if segment.frames_matched < _fewest_frames(opts):
         return False
     in_query = (sides.query_ms >= segment.query_start_ms) & (sides.query_ms <= segment.query_end_ms)
     in_ref = (sides.ref_ms >= segment.ref_start_ms) & (sides.ref_ms <= segment.ref_end_ms)
@@ -237,11 +237,16 @@ def _several_pictures(words: np.ndarray, max_distance: int) -> bool:
 LINE_FRAMES = 3
 
 
+def _fewest_frames(opts: MatchSettings) -> int:
+    """The fewest frames time alignment vouches with: LINE_FRAMES, or a lower ``opts.min_frames``."""
+    return min(opts.min_frames, LINE_FRAMES)
+
+
 def needed_frames(query_frames: int, ref_times_ms: np.ndarray, opts: MatchSettings) -> int:
     """Distinct reference frames a segment needs: ``opts.min_frames``, or as many as cover
     ``opts.min_evidence_s`` of a densely sampled reference, capped by ``opts.evidence_share`` of
-    what the shorter side offers though never below min(``opts.min_frames``, LINE_FRAMES); never
-    more than either side has."""
+    what the shorter side offers though never below `_fewest_frames`; never more than either side
+    has."""
     offered = min(query_frames, ref_times_ms.size)
     if ref_times_ms.size < 2:
         return min(opts.min_frames, offered)
@@ -249,7 +254,7 @@ def needed_frames(query_frames: int, ref_times_ms: np.ndarray, opts: MatchSettin
     by_time = math.ceil(opts.min_evidence_s / max(step_s, 1e-3) - 1e-9)
     wanted = max(opts.min_frames, by_time)
     cap = math.ceil(opts.evidence_share * offered)
-    return min(max(min(opts.min_frames, LINE_FRAMES), min(wanted, cap)), offered)
+    return min(max(_fewest_frames(opts), min(wanted, cap)), offered)
 
 
 def _label(zoom: float, mirrored: bool) -> str:

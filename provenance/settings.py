@@ -98,12 +98,12 @@ class MatchSettings:
     # offers under 7 (evidence_share below caps this count too, rounded up, but never under 3: two
     # frames fit some time line at any speed), fewer only where a side has fewer.  Any such segment
     # is reported, however small a part of a long video it is: a 5 s excerpt inside an hour of
-    # footage is exactly what an investigator looks for.  3 was enough on
-    # small archives; among 10^5-10^6 frames of natural footage (bench/scale_distractors.py) three
-    # time-aligned frames of unrelated footage within 12 bits are met often (85 % of the false
-    # matches rest on exactly 3), and the fourth frame takes 3/4 of them away, while no copy of
-    # bench/heldout.py's tuning half that is found at the right time rests on 3 frames where its
-    # sides offer 7 or more (bench/RESULTS.md, "Four frames where the sides offer them").
+    # footage is exactly what an investigator looks for.  3 was enough on small archives; among
+    # 10^5-10^6 frames of natural footage (bench/scale_distractors.py) three time-aligned frames of
+    # unrelated footage within 12 bits are met often (85 % of the false matches rest on exactly 3),
+    # and the fourth frame takes 3/4 of them away, while no copy of bench/heldout.py's tuning half
+    # that is found at the right time rests on 3 frames where its sides offer 7 or more
+    # (bench/RESULTS.md, "Four frames where the sides offer them").
     min_frames: int = 4
     # ... and, against a reference sampled more densely (a short one: SamplingSettings.
     # short_media_frames), as many frames as cover min_evidence_s of it (3 frames at 2 Hz span 1 s),
@@ -131,8 +131,8 @@ class MatchSettings:
     # implementations and two decoders differ: on bench/pdq_frames.py (../shared/media), the same
     # footage is within 31 bits (vPDQ's own threshold) for 88 % of vPDQ's frames, within 48 for 95 %,
     # while no two unrelated sources have a frame pair closer than 72 bits.  48 keeps 24 bits of margin
-    # and a match still needs min_frames time-aligned frames; one or two frames (a picture of a PDQ bank) must
-    # be within 36 (92 % of same-footage frames).
+    # and a match still needs min_frames time-aligned frames; one or two frames (a picture of a PDQ
+    # bank) must be within 36 (92 % of same-footage frames).
     frame_max_distance: int = 48
     frame_few_frames_max_distance: int = 36
 
